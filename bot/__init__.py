@@ -1,0 +1,1 @@
+"""Steward: a Slack incident assistant (the application core; no Slack listeners here)."""

@@ -1,0 +1,148 @@
+"""Block Kit builders: pure functions from our data to Slack message dicts, so messages are testable as data."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.incidents import COMMANDER, IncidentView
+from bot.store.models import TimelineEvent
+
+Block = dict[str, Any]
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+
+SEVERITY_MARK = {"SEV1": "🔴", "SEV2": "🟠", "SEV3": "🟡", "SEV4": "🔵"}
+STATUS_MARK = {"investigating": "🔎", "identified": "🎯", "mitigating": "🛠️", "monitoring": "👀", "resolved": "✅"}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER_TEXT), "emoji": True}}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION_TEXT)}}
+
+
+def fields(pairs: dict[str, str]) -> Block:
+    # Slack allows ten fields a section, 2,000 characters each.
+    return {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": _clip(f"*{k}*\n{v}", 2000)} for k, v in list(pairs.items())[:10]],
+    }
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(t, MAX_SECTION_TEXT)} for t in texts[:10]]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def mention(user: str | None) -> str:
+    return f"<@{user}>" if user else "_unassigned_"
+
+
+def hhmm(when: datetime) -> str:
+    return when.strftime("%H:%M UTC")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def incident_card(incident: IncidentView, last_update: str | None = None) -> tuple[str, list[Block]]:
+    """The pinned card; edited in place, so it always shows the current state."""
+    roles = {role: holders for role, holders in incident.roles.items() if role != COMMANDER}
+    role_lines = [f"{role.replace('_', ' ').capitalize()}: {', '.join(mention(u) for u in holders)}" for role, holders in roles.items()]
+    blocks = [
+        header(f"{incident.id} · {incident.title}"),
+        fields(
+            {
+                "Severity": f"{SEVERITY_MARK.get(incident.severity, '')} {incident.severity}",
+                "Status": f"{STATUS_MARK.get(incident.status, '')} {incident.status.capitalize()}",
+                "Commander": mention(incident.commander),
+                "Services": ", ".join(incident.services) or "_none named_",
+                "Environment": incident.environment,
+                "Detected": hhmm(incident.detected_at),
+            }
+        ),
+    ]
+    if role_lines:
+        blocks.append(section("\n".join(role_lines)))
+    blocks.append(context(last_update or "No status update published yet · `/incident help` lists the commands"))
+    text = f"{incident.id} · {incident.title} — {incident.severity}, {incident.status}, commander {mention(incident.commander)}"
+    return text, blocks
+
+
+def declared_reply(incident: IncidentView) -> str:
+    return f"Declared *{incident.id}* ({incident.severity}) in <#{incident.channel_id}>. You are the incident commander."
+
+
+def change_line(actor: str, what: str) -> tuple[str, list[Block]]:
+    text = f"{mention(actor)} {what}"
+    return text, [section(text)]
+
+
+def note_message(actor: str, text: str, decision: bool = False) -> tuple[str, list[Block]]:
+    label = "🧭 *Decision*" if decision else "📝 *Note*"
+    line = f"{label} from {mention(actor)}: {text}"
+    return line, [section(line)]
+
+
+EVENT_MARK = {
+    "declared": "🚨", "role_assigned": "👤", "severity_changed": "📶", "status_changed": "🔁",
+    "note": "📝", "decision": "🧭", "alert": "🔔", "change": "🚀", "status_update": "📣",
+}
+
+
+def timeline_blocks(incident: IncidentView, events: Sequence[TimelineEvent]) -> tuple[str, list[Block]]:
+    """The recorded events in order; long timelines are cut to fit Slack's 50-block, 3,000-character limits."""
+    lines = [f"`{hhmm(e.at)}` {EVENT_MARK.get(e.kind, '•')} {e.summary}" + (f" — {mention(e.actor)}" if e.actor and e.kind in ("note", "decision") else "") for e in events]
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = _clip(line, 1000)
+        if len(current) + len(line) + 1 > MAX_SECTION_TEXT:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    room = MAX_BLOCKS - 3
+    blocks = [header(f"Timeline · {incident.id}"), context(f"{len(events)} events · {incident.title}")]
+    if len(chunks) > room:
+        dropped = sum(c.count("\n") + 1 for c in chunks[: len(chunks) - room])
+        chunks = chunks[len(chunks) - room:]
+        blocks.append(context(f"{dropped} earlier events not shown"))
+    blocks += [section(c) for c in chunks] or [section("_Nothing recorded yet._")]
+    return f"Timeline of {incident.id}: {len(events)} events", blocks
+
+
+def help_blocks(usage: Sequence[tuple[str, str]], problem: str | None = None) -> tuple[str, list[Block]]:
+    lines = "\n".join(f"`/incident {u}` — {d}" for u, d in usage)
+    blocks: list[Block] = []
+    if problem:
+        blocks.append(section(f"⚠️ {problem}"))
+    blocks.append(section(f"*Steward — incident commands*\n{lines}"))
+    text = (f"{problem}\n" if problem else "") + lines
+    return text, blocks
+
+
+def error_blocks(message: str) -> tuple[str, list[Block]]:
+    return message, [section(f"⚠️ {message}")]
+
+
+def joined_channel_help() -> tuple[str, list[Block]]:
+    text = (
+        "👋 I'm Steward. This isn't an incident channel, so I'll stay quiet here. "
+        "Start an incident with `/incident declare <title>`; `/incident help` lists everything."
+    )
+    return text, [section(text)]
+
+
+def mention_help() -> tuple[str, list[Block]]:
+    text = "I act on `/incident` commands only; `/incident help` lists them. Mentions are not instructions."
+    return text, [section(text)]

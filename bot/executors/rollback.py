@@ -1,0 +1,145 @@
+"""The common contract of the rollback executors (GitOps, Argo CD, GitHub deployments): the state a
+read-back shows, the result of a rollback, and the HTTP plumbing the API-backed ones share."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pydantic import BaseModel
+
+from bot.executors.flags import ExecutorError, one_line
+
+_MAX_VERSION_CHARS = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class DeploymentState(BaseModel):
+    """What a read-back shows."""
+
+    service: str
+    environment: str
+    provider: str
+    # What runs (Argo CD, GitHub) or is desired (GitOps: the remote's head) now; None when the
+    # provider has no record of any deployment to that environment.
+    version: str | None
+    # Provider-specific: gitops {repo, branch, file, key, commit}; argocd {app, revision,
+    # target_revision, history, auto_sync, ...}; github {repo, deployment_id, sha, ref, state}.
+    detail: dict[str, Any]
+
+
+class RollbackResult(BaseModel):
+    service: str
+    environment: str
+    provider: str
+    call: str  # the describe_call text of what was executed
+    target_version: str
+    previous_version: str | None
+    # "waiting": GitHub holds the deployment for its environment's required reviewers; Steward
+    # never approves or bypasses that, so the rollback is not done until a human there says so.
+    state: Literal["done", "waiting"]
+    # Always has "changed": False when the target already ran and nothing was called or pushed.
+    # gitops {commit, branch, file, rebased}; argocd {history_id, revision}; github {deployment_id, sha}.
+    detail: dict[str, Any]
+
+
+@runtime_checkable
+class RollbackExecutor(Protocol):
+    provider: str
+
+    def read(self, service: str, environment: str) -> DeploymentState: ...
+
+    def describe_call(self, service: str, environment: str, target_version: str) -> str: ...
+
+    def roll_back(
+        self, service: str, environment: str, target_version: str, *, message: str
+    ) -> RollbackResult: ...
+
+
+def check_version(provider: str, target_version: str) -> str:
+    """A version is written into files and request bodies, so it must be one plain line."""
+    if not target_version or not target_version.strip():
+        raise ExecutorError(f"{provider}: empty target version")
+    if _CONTROL.search(target_version) or len(target_version) > _MAX_VERSION_CHARS:
+        raise ExecutorError(
+            f"{provider}: target version {one_line(repr(target_version))} is not a plain "
+            "one-line version"
+        )
+    return target_version
+
+
+def redact_url(url: str) -> str:
+    """Drop credentials from a URL (https://user:token@host/...) before it goes into a message."""
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+def send(
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    timeout: float,
+    body: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One HTTP call that returns whatever status came back: the rollback APIs answer refusals
+    (auto-sync on, a conflict) with statuses the caller turns into its own words. Transport
+    failures become an ExecutorError here."""
+    content = json.dumps(body).encode() if body is not None else None
+    what = f"{provider}: {method} {url}"
+    try:
+        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+            return client.request(method, url, headers=headers, content=content, params=params)
+    except httpx.TimeoutException as exc:
+        raise ExecutorError(f"{what} timed out after {timeout:g}s ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise ExecutorError(f"{what} failed: {type(exc).__name__}: {one_line(str(exc))}") from exc
+
+
+def api_message(response: httpx.Response) -> str:
+    """The service's own explanation: JSON `message` (plus GitHub's `errors`), else the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return one_line(response.text) or "(empty body)"
+    if not isinstance(body, dict):
+        return one_line(response.text) or "(empty body)"
+    message = body.get("message") or body.get("error")
+    parts = [str(message)] if message else []
+    for error in body.get("errors") or []:
+        if isinstance(error, dict):
+            parts.append(str(error.get("message") or error.get("code") or error))
+        else:
+            parts.append(str(error))
+    return one_line("; ".join(parts)) if parts else one_line(response.text) or "(empty body)"
+
+
+def http_failure(provider: str, response: httpx.Response) -> ExecutorError:
+    request = response.request
+    return ExecutorError(
+        f"{provider}: {request.method} {request.url} -> HTTP {response.status_code} "
+        f"{response.reason_phrase}: {api_message(response)}"
+    )
+
+
+def expect_json(provider: str, response: httpx.Response) -> Any:
+    """The body of a 2xx answer; anything else is an ExecutorError naming the call."""
+    if not response.is_success:
+        raise http_failure(provider, response)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ExecutorError(
+            f"{provider}: {response.request.method} {response.request.url} returned non-JSON: "
+            f"{one_line(response.text) or '(empty body)'}"
+        ) from exc

@@ -1,0 +1,51 @@
+"""A local Steward wired to the Slack stand-in over real sockets: what the demo and the tests run."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import Steward, build
+from bot.clock import Clock
+from bot.config import load_config, load_settings
+from bot.sandbox import SlackSandbox
+from bot.server import LoopbackServer
+from bot.store.db import Database
+
+SIGNING_SECRET = "local-signing-secret"
+BOT_TOKEN = "xoxb-local-sandbox"
+
+
+@dataclass
+class LocalStack:
+    sandbox: SlackSandbox
+    steward: Steward
+    server: LoopbackServer
+
+    def settle(self, timeout: float = 20.0) -> None:
+        """Wait until Steward's worker and the sandbox's event deliveries are both quiet."""
+        for _ in range(3):
+            if not self.steward.runtime.worker.wait_idle(timeout=timeout):
+                raise TimeoutError("Steward's worker did not finish")
+            self.sandbox.wait_idle(timeout=timeout)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.steward.close()
+        self.sandbox.stop()
+
+
+def start_local(database_url: str, config_dir: Path, clock: Clock | None = None, **settings: object) -> LocalStack:
+    sandbox = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, clock=clock).start()
+    try:
+        resolved = load_settings(
+            slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=sandbox.api_url,
+            database_url=database_url, steward_config=config_dir, steward_secret="local-steward-secret", **settings,
+        )
+        Database(database_url).upgrade()
+        steward = build(resolved, load_config(config_dir), clock=clock)
+        server = LoopbackServer(steward.asgi).start()
+    except BaseException:
+        sandbox.stop()
+        raise
+    sandbox.events_url = f"{server.url}/slack/events"
+    return LocalStack(sandbox=sandbox, steward=steward, server=server)

@@ -1,0 +1,20 @@
+"""The running product's parts, built once at start and handed to flows: settings, config, database, clock, Slack, worker."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.config import Config, Settings
+from bot.slackapi import SlackPort
+from bot.store.db import Database
+from bot.worker import Worker
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: Config
+    db: Database
+    clock: Clock
+    slack: SlackPort
+    worker: Worker

@@ -1,0 +1,20 @@
+"""Alembic environment: migrations run against the URL Steward was given, with the SQLModel metadata."""
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.store.db import make_engine
+
+config = context.config
+engine = make_engine(config.get_main_option("sqlalchemy.url"))
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+engine.dispose()

@@ -1,0 +1,107 @@
+"""The tables of DESIGN section 3. Rows are plain data; the rules live in the domain modules."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.store.types import UTCDateTime
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def _json(default_factory: Any = dict) -> Any:
+    return Field(default_factory=default_factory, sa_type=JSON)
+
+
+class Incident(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)  # INC-YYYYMMDD-NN
+    title: str
+    severity: str = "SEV3"
+    status: str = "investigating"
+    channel_id: str | None = Field(default=None, unique=True)
+    channel_name: str | None = None
+    card_ts: str | None = None
+    services: list[str] = _json(list)
+    environment: str = "production"
+    detected_at: datetime = _when()
+    declared_by: str
+    created_at: datetime = _when()
+    resolved_at: datetime | None = _when(default=None)
+
+
+class RoleAssignment(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("incident_id", "role", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incident.id", index=True)
+    role: str
+    user_id: str
+    assigned_at: datetime = _when()
+
+
+class TimelineEvent(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("incident_id", "dedupe_key"), Index("ix_timeline_incident_at", "incident_id", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incident.id")
+    at: datetime = _when()
+    kind: str
+    source: str
+    service: str | None = None
+    actor: str | None = None
+    summary: str
+    details: dict[str, Any] = _json()
+    evidence_ref: str | None = None
+    content_hash: str
+    trust: str
+    dedupe_key: str
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Slack Events API deliveries already handled; Slack retries the same event_id."""
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = _when()
+
+
+class Signal(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    fingerprint: str = Field(index=True)
+    name: str
+    status: str
+    labels: dict[str, str] = _json()
+    annotations: dict[str, str] = _json()
+    starts_at: datetime = _when()
+    ends_at: datetime | None = _when(default=None)
+    url: str | None = None
+    service: str | None = Field(default=None, index=True)
+    environment: str | None = None
+    dedupe_key: str = Field(unique=True)
+    received_at: datetime = _when()
+
+
+class Change(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    kind: str
+    service: str | None = Field(default=None, index=True)
+    environment: str | None = None
+    version: str | None = None
+    previous_version: str | None = None
+    sha: str | None = None
+    state: str | None = None
+    files: list[str] = _json(list)
+    summary: str
+    actor: str | None = None
+    at: datetime = _when()
+    url: str | None = None
+    meta: dict[str, Any] = _json()
+    trust: str = "trusted_platform"
+    dedupe_key: str = Field(unique=True)
+    received_at: datetime = _when()
