@@ -24,6 +24,7 @@ import hmac
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import sqlite3
@@ -114,6 +115,12 @@ def http(url: str, data: bytes | None = None, headers: dict | None = None, timeo
         return error.code, error.read().decode()
 
 
+def busy_seconds() -> float:
+    """CPU time every process on the machine spent, from /proc/stat (all CPUs, idle and iowait excluded)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, all its threads included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -202,6 +209,9 @@ class Result:
     non2xx: int
     socket_errors: str
     cpu_pct: float  # the server process's CPU over the measured run, % of one core
+    wrk_pct: float  # wrk's
+    sandbox_pct: float  # the Slack sandbox process's (Steward's run only)
+    other_pct: float  # every other process on the machine (other people's jobs: noise)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -212,7 +222,7 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def parse_wrk(name: str, out: str, cpu_pct: float) -> Result:
+def parse_wrk(name: str, out: str, *cpu: float) -> Result:
     def find(pattern: str, default: str | None = None) -> str:
         match = re.search(pattern, out)
         if match is None:
@@ -223,7 +233,7 @@ def parse_wrk(name: str, out: str, cpu_pct: float) -> Result:
 
     errors = find(r"Socket errors: (.*)", "none")
     return Result(name, float(find(r"Requests/sec:\s+([\d.]+)")), _ms(find(r"\s50%\s+(\S+)")), _ms(find(r"\s99%\s+(\S+)")),
-                  int(find(r"(\d+) requests in")), int(find(r"Non-2xx or 3xx responses: (\d+)", "0")), errors, cpu_pct)
+                  int(find(r"(\d+) requests in")), int(find(r"Non-2xx or 3xx responses: (\d+)", "0")), errors, *cpu)
 
 
 def wrk(url: str, script: Path, seconds: float, args: argparse.Namespace) -> str:
@@ -235,12 +245,22 @@ def wrk(url: str, script: Path, seconds: float, args: argparse.Namespace) -> str
     return done.stdout
 
 
-def measure(server: Server, script: Path, args: argparse.Namespace) -> Result:
+def measure(server: Server, script: Path, args: argparse.Namespace, sandbox_pid: int | None = None) -> Result:
     wrk(f"{server.url}/slack/events", script, args.warmup, args)
-    before, started = cpu_seconds(server.proc.pid), time.monotonic()
+    server0, wrk0, busy0 = cpu_seconds(server.proc.pid), children_cpu(), busy_seconds()
+    sandbox0 = cpu_seconds(sandbox_pid) if sandbox_pid else 0.0
+    started = time.monotonic()
     out = wrk(f"{server.url}/slack/events", script, args.duration, args)
-    cpu = 100 * (cpu_seconds(server.proc.pid) - before) / (time.monotonic() - started)
-    return parse_wrk(server.name, out, cpu)
+    elapsed = time.monotonic() - started
+    server_cpu, wrk_cpu = cpu_seconds(server.proc.pid) - server0, children_cpu() - wrk0
+    sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox0 if sandbox_pid else 0.0
+    other = busy_seconds() - busy0 - server_cpu - wrk_cpu - sandbox_cpu
+    return parse_wrk(server.name, out, *(100 * x / elapsed for x in (server_cpu, wrk_cpu, sandbox_cpu, other)))
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- the benchmark -----------------------------------------------------------------------------------------
@@ -321,9 +341,7 @@ def main() -> int:
                     stored, json.loads(stats)["posted"])
 
         accepted0, _, stored0, posted0 = worker_state()
-        sandbox_cpu0 = cpu_seconds(sandbox.pid)
-        results.append(measure(steward, script, args))
-        sandbox_cpu = 100 * (cpu_seconds(sandbox.pid) - sandbox_cpu0) / (args.duration + args.warmup)
+        results.append(measure(steward, script, args, sandbox.pid))
         load_end = time.monotonic()
         accepted, pending, stored, posted = worker_state()
         at_end = (stored - stored0, posted - posted0, pending)
@@ -331,7 +349,7 @@ def main() -> int:
             time.sleep(0.25)
             accepted, pending, stored, posted = worker_state()
         drain = time.monotonic() - load_end
-        report(results, args, sandbox_cpu, accepted - accepted0, at_end, (stored - stored0, posted - posted0, pending),
+        report(results, args, accepted - accepted0, at_end, (stored - stored0, posted - posted0, pending),
                drain, time.monotonic() - started)
         return 0
     finally:
@@ -346,18 +364,22 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(results: list[Result], args: argparse.Namespace, sandbox_cpu: float, accepted: float,
+def report(results: list[Result], args: argparse.Namespace, accepted: float,
            at_end: tuple[int, int, float], final: tuple[int, int, float], drain: float, total: float) -> None:
     floor, _, steward = results
     print(f"ack latency: wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s "
           f"per target, signed `/incident {NOTE.split()[0]} ...`; {os.cpu_count()} CPUs shared by wrk, the server "
           f"and (Steward only) the Slack sandbox process")
-    print(f"{'server':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'non-2xx':>9}{'CPU %':>7}  socket errors")
+    print(f"{'server':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'non-2xx':>9}"
+          f"{'CPU% server':>12}{'wrk':>5}{'sandbox':>8}{'other':>6}  socket errors")
     for r in results:
-        print(f"{r.name:<12}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.requests:>10}{r.non2xx:>9}"
-              f"{r.cpu_pct:>7.0f}  {r.socket_errors}")
-    print(f"(the sandbox process used {sandbox_cpu:.0f} % of a core during Steward's run; CPU % is the server "
-          f"process's, 100 = one core)")
+        print(f"{r.name:<12}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.requests:>10}{r.non2xx:>9}"
+              f"{r.cpu_pct:>12.0f}{r.wrk_pct:>5.0f}{r.sandbox_pct:>8.0f}{r.other_pct:>6.0f}  {r.socket_errors}")
+    print(f"(CPU % over each measured run, 100 = one core of {os.cpu_count()}; 'other' = every other process on "
+          f"the machine)")
+    noisy = [r.name for r in results if r.other_pct > 20]
+    if noisy:
+        print(f"*** other processes used more than 20 % of a core during: {', '.join(noisy)}; numbers are noisy ***")
     share, p99x = steward.rps / floor.rps, steward.p99_ms / floor.p99_ms
     ok_rps, ok_p99 = share >= THROUGHPUT_TARGET, p99x <= P99_TARGET
     print(f"Steward throughput {share:.0%} of floor (target >= {THROUGHPUT_TARGET:.0%}): {'PASS' if ok_rps else '*** MISS ***'}")

@@ -19,7 +19,11 @@ from bot.runtime import Runtime
 from bot.slackapi import SlackPort, make_client
 from bot.store.db import Database
 from bot.worker import Worker
-from handlers import commands, events
+from bot.ingest import Ingestor
+from bot.redact import Redactor
+from bot.services import ServiceCatalog
+from bot.webhooks import webhook_routes
+from handlers import actions, commands, events
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +42,17 @@ class Steward:
 def build(settings: Settings, config: Config, clock: Clock | None = None) -> Steward:
     db = Database(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    rt = Runtime(settings=settings, config=config, db=db, clock=clock or SystemClock(),
-                 slack=SlackPort(client, db), worker=Worker())
+    rt = Runtime(settings=settings, config=config, db=db, clock=clock or SystemClock(), slack=SlackPort(client, db),
+                 worker=Worker(), redactor=Redactor(config.steward.internal_host_patterns))
     bolt = App(client=client, signing_secret=settings.slack_signing_secret, process_before_response=True)
     commands.register(bolt, rt)
+    actions.register(bolt, rt)
     events.register(bolt, rt)
-    return Steward(runtime=rt, bolt=bolt, asgi=_routes(rt, bolt))
+    ingestor = Ingestor(ServiceCatalog(config), rt.redactor, rt.clock, rt.lookback)
+    return Steward(runtime=rt, bolt=bolt, asgi=_routes(rt, bolt, webhook_routes(rt, ingestor)))
 
 
-def _routes(rt: Runtime, bolt: App) -> Starlette:
+def _routes(rt: Runtime, bolt: App, webhooks: list[Route]) -> Starlette:
     async def slack_events(request: Request) -> Response:
         # Dispatch inline: listeners only parse, ack and hand off (process_before_response), so this is
         # sub-millisecond work, and Bolt's default runner (waiting on ack in 10 ms sleeps) is never used.
@@ -72,5 +78,6 @@ def _routes(rt: Runtime, bolt: App) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *webhooks,
         ]
     )

@@ -47,9 +47,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_script
+    from bot.demo import run_script, run_web
 
-    return run_script()
+    return run_script() if args.script else run_web()
 
 
 @command("db")

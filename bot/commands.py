@@ -5,10 +5,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks, incidents
+from bot.declare import open_incident
 from bot.errors import BadCommand, NotIncidentChannel, UserError
 from bot.incidents import ROLES, SEVERITIES, STATUSES, view_of
 from bot.messages import Ephemeral, Message, Post, RefreshCard
@@ -168,38 +168,13 @@ def _help(ctx: Context, parsed: ParsedCommand) -> list[Message]:
 def _declare(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     if not parsed.words:
         raise BadCommand("`declare` needs a title, e.g. `/incident declare Checkout errors sev:SEV2 service:payment-api`.")
-    severity = _one_of(parsed.options.get("sev", "SEV3"), SEVERITIES, "Severity", str.upper)
-    services = [s for s in parsed.options.get("service", "").split(",") if s]
-    unknown = [s for s in services if s not in ctx.rt.config.services.services]
-    if unknown and ctx.rt.config.services.services:
-        raise BadCommand(f"Unknown service `{unknown[0]}`; known: {', '.join(ctx.rt.config.services.services)}.")
-    rt = ctx.rt
-    incident = incidents.declare_incident(
-        rt.db, rt.clock, title=parsed.rest, declared_by=ctx.request.user, severity=severity,
-        services=services, environment=parsed.options.get("env", "production"),
+    view, messages = open_incident(
+        ctx.rt, user=ctx.request.user, title=parsed.rest,
+        severity=_one_of(parsed.options.get("sev", "SEV3"), SEVERITIES, "Severity", str.upper),
+        services=[s for s in parsed.options.get("service", "").split(",") if s],
+        environment=parsed.options.get("env", "production"),
     )
-    try:
-        channel_id, name = _create_channel(rt, incident)
-    except SlackApiError as error:
-        incidents.forget_incident(rt.db, incident.id)
-        reason = error.response.get("error", "unknown error")
-        raise UserError(f"I couldn't create the incident channel (Slack said `{reason}`), so nothing was declared. Try again.") from None
-    incidents.attach_channel(rt.db, incident.id, channel_id, name)
-    rt.slack.invite(channel_id, ctx.request.user)
-    with rt.db.session() as session:
-        view = view_of(session, session.get(Incident, incident.id))
-    return [RefreshCard(incident.id), ctx.reply(blocks.declared_reply(view))]
-
-
-def _create_channel(rt: Runtime, incident: Incident) -> tuple[str, str]:
-    for attempt in range(1, 20):
-        name = incidents.channel_name_for(rt.config.steward.channel_prefix, incident.id, incident.title, attempt)
-        try:
-            return rt.slack.create_channel(name), name
-        except SlackApiError as error:
-            if error.response.get("error") != "name_taken":
-                raise
-    raise UserError("Every channel name I tried was taken; rename old incident channels and try again.")
+    return [*messages, ctx.reply(blocks.declared_reply(view))]
 
 
 def _in_channel(ctx: Context, text: str, blocks_: list) -> Post:

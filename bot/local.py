@@ -13,6 +13,8 @@ from bot.store.db import Database
 
 SIGNING_SECRET = "local-signing-secret"
 BOT_TOKEN = "xoxb-local-sandbox"
+WEBHOOK_TOKEN = "local-webhook-token"
+GITHUB_WEBHOOK_SECRET = "local-github-secret"
 
 
 @dataclass
@@ -35,6 +37,7 @@ class LocalStack:
 
 
 def start_local(database_url: str, config_dir: Path, clock: Clock | None = None, **settings: object) -> LocalStack:
+    settings = {"webhook_token": WEBHOOK_TOKEN, "github_webhook_secret": GITHUB_WEBHOOK_SECRET, **settings}
     sandbox = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, clock=clock).start()
     try:
         resolved = load_settings(

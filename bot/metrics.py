@@ -7,3 +7,4 @@ SLACK_REQUESTS = Counter("steward_slack_requests_total", "Requests received on /
 WORKER_JOBS = Counter("steward_worker_jobs_total", "Worker jobs finished", ["outcome"])
 WORKER_PENDING = Gauge("steward_worker_pending_jobs", "Jobs submitted and not yet finished")
 SLACK_API_FAILURES = Counter("steward_slack_api_failures_total", "Slack Web API calls that failed after retries", ["method", "error"])
+WEBHOOKS = Counter("steward_webhooks_total", "Webhook deliveries by source and answer", ["source", "outcome"])

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.config import Config, Settings
+from bot.redact import Redactor
 from bot.slackapi import SlackPort
 from bot.store.db import Database
 from bot.worker import Worker
@@ -18,3 +20,8 @@ class Runtime:
     clock: Clock
     slack: SlackPort
     worker: Worker
+    redactor: Redactor
+
+    @property
+    def lookback(self) -> timedelta:
+        return timedelta(minutes=self.config.steward.lookback_minutes)

@@ -48,7 +48,7 @@ class SlackPort:
                 elif isinstance(message, RefreshCard):
                     self.refresh_card(message.incident_id)
             except SlackApiError as error:
-                self._failed(type(message).__name__, error)
+                self.failed(type(message).__name__, error)
 
     def post(self, message: Post) -> str:
         response = self.client.chat_postMessage(
@@ -90,13 +90,13 @@ class SlackPort:
             self.client.conversations_invite(channel=channel, users=user)
         except SlackApiError as error:
             if error.response.get("error") != "already_in_channel":
-                self._failed("conversations.invite", error)
+                self.failed("conversations.invite", error)
 
     def join(self, channel: str) -> None:
         self.client.conversations_join(channel=channel)
 
     @staticmethod
-    def _failed(what: str, error: SlackApiError) -> None:
+    def failed(what: str, error: SlackApiError) -> None:
         reason = error.response.get("error", "unknown") if error.response is not None else str(error)
         metrics.SLACK_API_FAILURES.labels(method=what, error=str(reason)).inc()
         log.error("Slack call %s failed after retries: %s", what, reason)

@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.store.bulk import insert_new
 from bot.store.models import TimelineEvent
 
 TRUSTED = "trusted_platform"
@@ -28,8 +28,7 @@ def content_hash(kind: str, at: datetime, summary: str, details: dict[str, Any],
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def record_event(
-    session: Session,
+def event_row(
     incident_id: str,
     *,
     at: datetime,
@@ -42,34 +41,28 @@ def record_event(
     details: dict[str, Any] | None = None,
     evidence_ref: str | None = None,
     dedupe_key: str | None = None,
-) -> TimelineEvent | None:
-    """Add one event; returns None when an event with the same dedupe key is already on this timeline.
-
-    Sources pass their natural key (deliveries repeat); people's events get a fresh one, since saying
-    the same thing twice is two events.
-    """
+) -> dict[str, Any]:
+    """One timeline event as a row. Sources pass their natural key (deliveries repeat); people's events get
+    a fresh one, since saying the same thing twice is two events."""
     details = details or {}
-    digest = content_hash(kind, at, summary, details, evidence_ref)
-    event = TimelineEvent(
-        incident_id=incident_id,
-        at=at,
-        kind=kind,
-        source=source,
-        trust=trust,
-        actor=actor,
-        service=service,
-        summary=summary,
-        details=details,
-        evidence_ref=evidence_ref,
-        content_hash=digest,
-        dedupe_key=dedupe_key or f"{kind}:{uuid.uuid4()}",
-    )
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        return None
-    return event
+    return {
+        "incident_id": incident_id, "at": at, "kind": kind, "source": source, "trust": trust, "actor": actor,
+        "service": service, "summary": summary, "details": details, "evidence_ref": evidence_ref,
+        "content_hash": content_hash(kind, at, summary, details, evidence_ref),
+        "dedupe_key": dedupe_key or f"{kind}:{uuid.uuid4()}",
+    }
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Add events; those whose dedupe key is already on their incident's timeline are skipped. Returns new ids."""
+    return insert_new(session, TimelineEvent.__table__, rows, TimelineEvent.__table__.c.id)
+
+
+def record_event(session: Session, incident_id: str, **fields: Any) -> TimelineEvent | None:
+    """Add one event; None when an event with the same dedupe key is already on this timeline."""
+    row = event_row(incident_id, **fields)
+    ids = insert_events(session, [row])
+    return TimelineEvent(id=ids[0], **row) if ids else None
 
 
 def events_for(session: Session, incident_id: str) -> list[TimelineEvent]:

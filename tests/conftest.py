@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,8 +43,14 @@ def postgres_url() -> Iterator[str]:
     if os.environ.get("STEWARD_SKIP_POSTGRES") == "1":
         pytest.skip("STEWARD_SKIP_POSTGRES=1 (never set in CI)")
     name = f"steward_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    for attempt in range(10):
+        try:
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            break
+        except psycopg.errors.ObjectInUse:
+            # CREATE DATABASE copies template1 and refuses while another session is connected to it.
+            time.sleep(0.2 * (attempt + 1))
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     yield f"{base}/{name}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.local import LocalStack
+from tests.senders import Sources
 
 COMMANDER = "U0COMMANDER"
 ENGINEER = "U0ENGINEER"
@@ -59,6 +60,7 @@ class Workspace:
         self.slack = stack.sandbox
         self.steward = stack.steward
         self.server = stack.server
+        self.sources = Sources(stack.server.url)
 
     def settle(self) -> None:
         self.stack.settle()

@@ -39,3 +39,43 @@ __all__ = [
     "UnleashExecutor",
     "make_flag_executor",
 ]
+
+# -- rollback executors: registered by the `provider` of services.yml's `rollback:` block ----
+
+from bot.executors.argocd import ArgoCDExecutor  # noqa: E402
+from bot.executors.github_deploy import GitHubDeployExecutor  # noqa: E402
+from bot.executors.gitops import GitOpsExecutor  # noqa: E402
+from bot.executors.rollback import (  # noqa: E402
+    DeploymentState,
+    RollbackExecutor,
+    RollbackResult,
+)
+
+ROLLBACK_PROVIDERS: dict[str, type] = {
+    GitOpsExecutor.provider: GitOpsExecutor,
+    ArgoCDExecutor.provider: ArgoCDExecutor,
+    GitHubDeployExecutor.provider: GitHubDeployExecutor,
+}
+
+
+def make_rollback_executor(provider: str, **config: Any) -> RollbackExecutor:
+    """One executor per service (its repo / apps / values file); unknown provider fails at start."""
+    try:
+        cls = ROLLBACK_PROVIDERS[provider]
+    except KeyError:
+        raise ValueError(
+            f"unknown rollback provider {provider!r}; known: {', '.join(sorted(ROLLBACK_PROVIDERS))}"
+        ) from None
+    return cls(**config)
+
+
+__all__ += [
+    "ROLLBACK_PROVIDERS",
+    "ArgoCDExecutor",
+    "DeploymentState",
+    "GitHubDeployExecutor",
+    "GitOpsExecutor",
+    "RollbackExecutor",
+    "RollbackResult",
+    "make_rollback_executor",
+]

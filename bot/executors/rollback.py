@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -82,13 +83,36 @@ def redact_url(url: str) -> str:
 # -- HTTP ---------------------------------------------------------------------------------
 
 
+class HttpClient:
+    """One httpx client per executor, made on first use and shared by its calls and threads
+    (httpx's pool is thread-safe): a GitHub rollback makes a dozen calls, and building a client
+    (its TLS context) costs more than one of them."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
 def send(
+    http: HttpClient,
     provider: str,
     method: str,
     url: str,
     *,
     headers: dict[str, str],
-    timeout: float,
     body: dict[str, Any] | None = None,
     params: dict[str, str] | None = None,
 ) -> httpx.Response:
@@ -98,10 +122,9 @@ def send(
     content = json.dumps(body).encode() if body is not None else None
     what = f"{provider}: {method} {url}"
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
-            return client.request(method, url, headers=headers, content=content, params=params)
+        return http.get().request(method, url, headers=headers, content=content, params=params)
     except httpx.TimeoutException as exc:
-        raise ExecutorError(f"{what} timed out after {timeout:g}s ({type(exc).__name__})") from exc
+        raise ExecutorError(f"{what} timed out after {http.timeout:g}s ({type(exc).__name__})") from exc
     except httpx.HTTPError as exc:
         raise ExecutorError(f"{what} failed: {type(exc).__name__}: {one_line(str(exc))}") from exc
 

@@ -17,6 +17,7 @@ from bot.sandbox.calls import Call, CallLog
 from bot.sandbox.faults import Faults
 from bot.sandbox.response_urls import ResponseUrls
 from bot.sandbox.sender import Delivery, Outbox, Sender, Signing
+from bot.sandbox.ui import WorkspacePage
 from bot.server import LoopbackServer
 from bot.sandbox.web_api import WebApi
 from bot.sandbox.workspace import BOT_USER, COMMANDER, GENERAL, Channel, Message, User, Workspace
@@ -43,12 +44,13 @@ class SlackSandbox:
         self.sender = Sender(signing_secret, lambda: self.events_url, ack_timeout)
         self._outbox: Outbox | None = None
         self.workspace.on_event(self._announce)
+        self.ui = WorkspacePage(self)
         self.app = Starlette(routes=self.routes())
         self._server = LoopbackServer(self.app, host, port)
 
     def routes(self) -> list[BaseRoute]:
         """What the sandbox serves. More can join later: `self.app.router.routes` or `self.app.mount(...)`."""
-        return [*self.web_api.routes(), *self.response_urls.routes()]
+        return [*self.web_api.routes(), *self.response_urls.routes(), *self.ui.routes()]
 
     # --- lifecycle -------------------------------------------------------------------------------
 

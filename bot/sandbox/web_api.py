@@ -137,7 +137,9 @@ def _visible(ws: Workspace, channel_id: str | None) -> Channel:
         raise SlackError("channel_not_found")
     if channel_id[0] in "UW":
         return ws.open_dm(channel_id)
-    channel = ws.channel(channel_id)
+    # Slack takes a channel name ("#general" or "general") wherever it takes an id for posting.
+    named = ws.channel_by_name(channel_id.lstrip("#")) if not channel_id[0] in "CGD" or channel_id.startswith("#") else None
+    channel = named or ws.channel(channel_id)
     if channel.is_private and BOT_USER not in channel.members:
         raise SlackError("channel_not_found")
     return channel

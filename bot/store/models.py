@@ -105,3 +105,15 @@ class Change(SQLModel, table=True):
     trust: str = "trusted_platform"
     dedupe_key: str = Field(unique=True)
     received_at: datetime = _when()
+
+
+class AlertPost(SQLModel, table=True):
+    """One alert message in a channel; alerts arriving within 30 seconds of it are added to it, not posted anew."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str = Field(index=True)
+    ts: str
+    incident_id: str | None = Field(default=None, foreign_key="incident.id")
+    opened_at: datetime = _when()
+    last_at: datetime = _when()
+    fingerprints: list[str] = _json(list)

@@ -1,0 +1,210 @@
+"""Ingesting signals and changes: redact, store once (natural keys), attach to the open incidents they concern.
+
+Stored whether or not an incident is open, so a later declaration sees what led up to it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.redact import Redactor
+from bot.services import ServiceCatalog
+from bot.sources import AlertBatch, ChangeIn, SignalIn
+from bot.store.bulk import insert_new
+from bot.store.models import Change, Incident, Signal
+from bot.timeline import TRUSTED, UNTRUSTED, event_row, insert_events
+
+ANNOUNCED_STATES = {None, "success", "failure", "error", "waiting"}
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    id: str
+    channel_id: str | None
+    services: frozenset[str]
+    environment: str | None
+    since: datetime
+
+    def covers(self, service: str | None, environment: str | None, at: datetime, named: str | None) -> bool:
+        if named is not None:
+            return named == self.id
+        return (
+            service in self.services
+            and (environment is None or self.environment is None or environment == self.environment)
+            and at >= self.since
+        )
+
+
+@dataclass
+class Ingested:
+    """What a batch changed, for announcing it: new alerts per incident, new changes per incident, strays."""
+
+    stored: int = 0
+    duplicates: int = 0
+    alerts: dict[str, list[str]] = field(default_factory=dict)          # incident id -> fingerprints
+    changes: dict[str, list[int]] = field(default_factory=dict)         # incident id -> change ids
+    unattached_alerts: list[int] = field(default_factory=list)          # firing signals with no open incident
+    channels: dict[str, str] = field(default_factory=dict)              # incident id -> channel id
+
+
+def open_incidents(session: Session, lookback: timedelta) -> list[OpenIncident]:
+    rows = session.execute(select(Incident).where(Incident.status != "resolved")).scalars()
+    return [
+        OpenIncident(i.id, i.channel_id, frozenset(i.services), i.environment, i.detected_at - lookback)
+        for i in rows
+    ]
+
+
+class Ingestor:
+    def __init__(self, catalog: ServiceCatalog, redactor: Redactor, clock: Clock, lookback: timedelta) -> None:
+        self.catalog = catalog
+        self.redactor = redactor
+        self.clock = clock
+        self.lookback = lookback
+
+    def signal_row(self, signal: SignalIn, now: datetime) -> dict[str, Any]:
+        return {
+            "source": signal.source, "fingerprint": signal.fingerprint, "name": self.redactor.redact(signal.name),
+            "status": signal.status, "labels": self.redactor.redact_mapping(signal.labels),
+            "annotations": self.redactor.redact_mapping(signal.annotations),
+            "starts_at": signal.starts_at, "ends_at": signal.ends_at, "url": signal.url,
+            "service": self.catalog.service_of_signal(signal), "environment": self.catalog.environment_of_signal(signal),
+            "dedupe_key": signal.dedupe_key, "received_at": now,
+        }
+
+    def ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
+        now = self.clock.now()
+        rows = [self.signal_row(s, now) for s in batch.signals]
+        new_keys = set(insert_new(session, Signal.__table__, rows, Signal.__table__.c.dedupe_key))
+        result = Ingested(stored=len(new_keys), duplicates=len(rows) - len(new_keys))
+        fresh = [(row, s) for row, s in zip(rows, batch.signals) if row["dedupe_key"] in new_keys]
+        if not fresh:
+            return result
+        incidents = open_incidents(session, self.lookback)
+        events: list[dict[str, Any]] = []
+        for row, signal in fresh:
+            at = row["ends_at"] if row["status"] == "resolved" and row["ends_at"] else row["starts_at"]
+            matched = [i for i in incidents if i.covers(row["service"], row["environment"], at, signal.incident_id)]
+            for incident in matched:
+                events.append(alert_event(incident.id, row, at))
+                result.alerts.setdefault(incident.id, []).append(row["fingerprint"])
+                result.channels[incident.id] = incident.channel_id
+            if not matched and row["status"] == "firing":
+                result.unattached_alerts.append(row["dedupe_key"])
+        insert_events(session, events)
+        if result.unattached_alerts:
+            keys = result.unattached_alerts
+            result.unattached_alerts = list(session.execute(select(Signal.id).where(Signal.dedupe_key.in_(keys))).scalars())
+        return result
+
+    def change_rows(self, change: ChangeIn, now: datetime) -> list[dict[str, Any]]:
+        rows = []
+        pairs = self.catalog.services_of_change(change)
+        for service, environment in pairs:
+            key = change.dedupe_key if len(pairs) == 1 else f"{change.dedupe_key}:{service}"
+            rows.append({
+                "source": change.source, "kind": change.kind, "service": service, "environment": environment,
+                "version": change.version, "previous_version": change.previous_version, "sha": change.sha,
+                "state": change.state, "files": change.files, "summary": self.redactor.redact(change.summary),
+                "actor": change.actor, "at": change.at, "url": change.url,
+                "meta": self.redactor.redact_mapping({**change.metadata, **_hints(change)}),
+                "trust": change.trust, "dedupe_key": key, "received_at": now,
+            })
+        return rows
+
+    def ingest_changes(self, session: Session, changes: Sequence[ChangeIn]) -> Ingested:
+        now = self.clock.now()
+        pairs = [(row, change) for change in changes for row in self.change_rows(change, now)]
+        new_ids = insert_new(session, Change.__table__, [row for row, _ in pairs], Change.__table__.c.dedupe_key)
+        new_keys = set(new_ids)
+        result = Ingested(stored=len(new_keys), duplicates=len(pairs) - len(new_keys))
+        fresh = [(row, change) for row, change in pairs if row["dedupe_key"] in new_keys]
+        if not fresh:
+            return result
+        incidents = open_incidents(session, self.lookback)
+        ids = dict(session.execute(select(Change.dedupe_key, Change.id).where(Change.dedupe_key.in_(new_keys))).all())
+        events = []
+        for row, change in fresh:
+            for incident in incidents:
+                if incident.covers(row["service"], row["environment"], row["at"], change.incident_id):
+                    events.append(change_event(incident.id, row))
+                    if row["state"] in ANNOUNCED_STATES:
+                        result.changes.setdefault(incident.id, []).append(ids[row["dedupe_key"]])
+                    result.channels[incident.id] = incident.channel_id
+        insert_events(session, events)
+        return result
+
+
+def _hints(change: ChangeIn) -> dict[str, Any]:
+    hints = {"repository": change.repository, "application": change.application}
+    return {k: v for k, v in hints.items() if v}
+
+
+def alert_event(incident_id: str, signal: dict[str, Any], at: datetime) -> dict[str, Any]:
+    resolved = signal["status"] == "resolved"
+    where = f" on {signal['service']}" if signal["service"] else ""
+    return event_row(
+        incident_id, at=at, kind="alert_resolved" if resolved else "alert", source=signal["source"], trust=UNTRUSTED,
+        service=signal["service"], summary=f"{signal['name']}{where} {'resolved' if resolved else 'firing'}",
+        details={"fingerprint": signal["fingerprint"], "name": signal["name"], "labels": signal["labels"],
+                 "annotations": signal["annotations"], "status": signal["status"]},
+        evidence_ref=signal["url"] or f"alert:{signal['fingerprint']}", dedupe_key=signal["dedupe_key"],
+    )
+
+
+CHANGE_WORDS = {"deployment": "Deploy", "deployment_status": "Deploy", "config_change": "Config change", "flag_change": "Flag change"}
+
+
+def change_event(incident_id: str, change: dict[str, Any]) -> dict[str, Any]:
+    parts = [CHANGE_WORDS[change["kind"]], change["service"] or "an unmapped service"]
+    if change["version"]:
+        parts.append(change["version"])
+    if change["environment"]:
+        parts.append(f"to {change['environment']}" if change["kind"] != "config_change" else f"in {change['environment']}")
+    if change["kind"] == "deployment_status" and change["state"]:
+        parts.append(f"— {change['state']}")
+    return event_row(
+        incident_id, at=change["at"], kind="change", source=change["source"], trust=TRUSTED, service=change["service"],
+        summary=" ".join(parts),
+        details={"change_kind": change["kind"], "version": change["version"], "previous_version": change["previous_version"],
+                 "sha": change["sha"], "state": change["state"], "files": change["files"][:50], "actor": change["actor"],
+                 "description": change["summary"], "description_trust": change["trust"], "metadata": change["meta"]},
+        evidence_ref=change["url"] or change["dedupe_key"], dedupe_key=change["dedupe_key"],
+    )
+
+
+def attach_history(session: Session, incident: Incident, lookback: timedelta) -> int:
+    """On declaration: the stored signals and changes of its services since `detected_at - lookback`."""
+    target = OpenIncident(incident.id, incident.channel_id, frozenset(incident.services), incident.environment,
+                          incident.detected_at - lookback)
+    if not target.services:
+        return 0
+    events = []
+    signals = session.execute(select(Signal).where(Signal.service.in_(target.services),
+                                                or_(Signal.starts_at >= target.since, Signal.ends_at >= target.since))).scalars()
+    for signal in signals:
+        row = signal.model_dump()
+        at = row["ends_at"] if row["status"] == "resolved" and row["ends_at"] else row["starts_at"]
+        if target.covers(row["service"], row["environment"], at, None):
+            events.append(alert_event(incident.id, row, at))
+    changes = session.execute(select(Change).where(Change.service.in_(target.services), Change.at >= target.since)).scalars()
+    for change in changes:
+        row = change.model_dump()
+        if target.covers(row["service"], row["environment"], row["at"], None):
+            events.append(change_event(incident.id, row))
+    return len(insert_events(session, events))
+
+
+def signals_by_fingerprint(session: Session, fingerprints: Iterable[str]) -> dict[str, Signal]:
+    """The latest stored state of each alert."""
+    latest: dict[str, Signal] = {}
+    query = select(Signal).where(Signal.fingerprint.in_(set(fingerprints))).order_by(Signal.id)
+    for signal in session.execute(query).scalars():
+        latest[signal.fingerprint] = signal
+    return latest

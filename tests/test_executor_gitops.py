@@ -1,0 +1,359 @@
+"""The GitOps rollback executor against real git repositories: a bare remote (the desired-state
+repo), a developer's clone that seeds it and pushes concurrently, and Steward's own work clone."""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.executors import (
+    ROLLBACK_PROVIDERS,
+    ExecutorError,
+    GitOpsExecutor,
+    RollbackExecutor,
+    make_rollback_executor,
+)
+from bot.executors.gitops import set_scalar
+
+SERVICE = "payment-api"
+FILE = "apps/payment-api/{environment}/values.yaml"
+PROD = "apps/payment-api/production/values.yaml"
+STAGING = "apps/payment-api/staging/values.yaml"
+MESSAGE = (
+    "Rollback approved in inc-20261125-01-checkout-errors by <@U0APPROVER>\n"
+    "evidence 3f9a1c2b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4\n"
+    "# not a comment: kept verbatim"
+)
+VALUES = """\
+# payment-api, production. CI writes image.tag; humans write the rest.
+replicaCount: 6
+image:
+  repository: ghcr.io/acme/payment-api   # the registry
+  # the tag the deploy pipeline bumps
+  tag: "v1.4.2"   # keep quoted
+  pullPolicy: IfNotPresent
+sidecar:
+  image:
+    tag: v0.9.0
+resources:
+  limits: {cpu: "2", memory: 1Gi}
+"""
+STAGING_VALUES = VALUES.replace("v1.4.2", "v1.5.0-rc1").replace("production", "staging")
+DEV_ENV = {
+    "GIT_AUTHOR_NAME": "Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, **DEV_ENV, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class Remote:
+    """The bare desired-state repo and a developer clone of it."""
+
+    def __init__(self, root: Path) -> None:
+        self.bare = root / "deploy.git"
+        self.dev = root / "dev"
+        root.mkdir(parents=True, exist_ok=True)
+        git(root, "init", "--quiet", "--bare", "-b", "main", str(self.bare))
+        git(root, "clone", "--quiet", str(self.bare), str(self.dev))
+
+    def commit(self, files: dict[str, str], message: str = "dev change") -> str:
+        if self.has_commits():
+            git(self.dev, "pull", "--quiet", "--ff-only", "origin", "main")
+        for path, text in files.items():
+            (self.dev / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.dev / path).write_text(text)
+            git(self.dev, "add", path)
+        git(self.dev, "commit", "--quiet", "-m", message)
+        git(self.dev, "push", "--quiet", "origin", "HEAD:main")
+        return self.head()
+
+    def has_commits(self) -> bool:
+        return bool(git(self.bare, "for-each-ref", "refs/heads/"))
+
+    def head(self) -> str:
+        return git(self.bare, "rev-parse", "main").strip()
+
+    def show(self, path: str, rev: str = "main") -> str:
+        return git(self.bare, "show", f"{rev}:{path}")
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Remote:
+    remote = Remote(tmp_path)
+    remote.commit({PROD: VALUES, STAGING: STAGING_VALUES, "README.md": "deploy repo\n"}, "seed")
+    return remote
+
+
+@pytest.fixture
+def executor(remote: Remote, tmp_path: Path) -> GitOpsExecutor:
+    return GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=tmp_path / "work" / "deploy")
+
+
+def on_first_push(executor: GitOpsExecutor, before: Callable[[], Any]) -> None:
+    """Run `before` (another writer's push) just before the executor's first push."""
+    original = executor._git
+    fired = []
+
+    def wrapped(*args: str, **kwargs: Any) -> Any:
+        if args[0] == "push" and not fired:
+            fired.append(True)
+            before()
+        return original(*args, **kwargs)
+
+    executor._git = wrapped  # type: ignore[method-assign]
+
+
+def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    old, new = before.split("\n"), after.split("\n")
+    assert len(old) == len(new)
+    return [(a, b) for a, b in zip(old, new) if a != b]
+
+
+# -- the rollback -------------------------------------------------------------------------
+
+
+def test_roll_back_commits_the_one_line_and_pushes(executor: GitOpsExecutor, remote: Remote) -> None:
+    seed = remote.head()
+
+    result = executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+
+    head = remote.head()
+    assert git(remote.bare, "rev-parse", "main~1").strip() == seed
+    assert git(remote.bare, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "main").strip() == (
+        "Steward <steward@localhost>|Steward <steward@localhost>"
+    )
+    body = git(remote.bare, "log", "-1", "--format=%B", "main")
+    assert body.startswith("Roll back payment-api in production to v1.4.1\n\n")
+    assert MESSAGE in body  # verbatim, the '#' line included
+    assert git(remote.bare, "diff", "--name-only", "main~1", "main").split() == [PROD]
+    after = remote.show(PROD)
+    assert changed_lines(VALUES, after) == [
+        ('  tag: "v1.4.2"   # keep quoted', '  tag: "v1.4.1"   # keep quoted')
+    ]
+    assert remote.show(STAGING) == STAGING_VALUES
+    assert result.model_dump() == {
+        "service": SERVICE,
+        "environment": "production",
+        "provider": "gitops",
+        "call": executor.describe_call(SERVICE, "production", "v1.4.1"),
+        "target_version": "v1.4.1",
+        "previous_version": "v1.4.2",
+        "state": "done",
+        "detail": {
+            "repo": str(remote.bare),
+            "branch": "main",
+            "file": PROD,
+            "key": "image.tag",
+            "commit": head,
+            "changed": True,
+            "rebased": False,
+        },
+    }
+    state = executor.read(SERVICE, "production")
+    assert (state.version, state.detail["commit"], state.provider) == ("v1.4.1", head, "gitops")
+
+
+def test_read_is_the_remote_head_not_the_work_tree(executor: GitOpsExecutor, remote: Remote, tmp_path: Path) -> None:
+    assert executor.read(SERVICE, "staging").version == "v1.5.0-rc1"
+    assert executor.read(SERVICE, "production").version == "v1.4.2"
+    remote.commit({PROD: VALUES.replace("v1.4.2", "v1.6.0")}, "deploy v1.6.0")
+    work_file = tmp_path / "work" / "deploy" / PROD
+    work_file.parent.mkdir(parents=True, exist_ok=True)
+    work_file.write_text(VALUES.replace("v1.4.2", "v0.0.1-local"))
+
+    state = executor.read(SERVICE, "production")
+
+    assert state.version == "v1.6.0"
+    assert state.detail["commit"] == remote.head()
+
+
+def test_remote_moved_before_our_push_rebases_once(executor: GitOpsExecutor, remote: Remote) -> None:
+    concurrent: list[str] = []
+    on_first_push(
+        executor,
+        lambda: concurrent.append(remote.commit({PROD: VALUES.replace("replicaCount: 6", "replicaCount: 8")}, "scale up")),
+    )
+
+    result = executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+
+    assert result.detail["rebased"] is True and result.detail["changed"] is True
+    assert git(remote.bare, "rev-parse", "main~1").strip() == concurrent[0]
+    assert result.detail["commit"] == remote.head()
+    assert MESSAGE in git(remote.bare, "log", "-1", "--format=%B", "main")
+    after = remote.show(PROD)
+    assert "replicaCount: 8\n" in after and '  tag: "v1.4.1"   # keep quoted\n' in after
+    assert executor.read(SERVICE, "production").version == "v1.4.1"
+
+
+def test_concurrent_edit_of_the_same_line_fails_and_pushes_nothing(
+    executor: GitOpsExecutor, remote: Remote, tmp_path: Path
+) -> None:
+    on_first_push(executor, lambda: remote.commit({PROD: VALUES.replace("v1.4.2", "v1.7.0")}, "deploy v1.7.0"))
+    theirs: list[str] = []
+
+    with pytest.raises(ExecutorError) as caught:
+        executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("gitops: main of ") and "does not rebase onto it" in message
+    theirs.append(remote.head())
+    assert git(remote.bare, "log", "-1", "--format=%s", "main").strip() == "deploy v1.7.0"
+    work = tmp_path / "work" / "deploy"
+    assert not (work / ".git" / "rebase-merge").exists() and not (work / ".git" / "rebase-apply").exists()
+    # The work clone recovers: the next attempt starts from the remote's head.
+    executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+    assert git(remote.bare, "rev-parse", "main~1").strip() == theirs[0]
+
+
+def test_concurrent_push_of_the_same_version_is_not_a_second_commit(
+    executor: GitOpsExecutor, remote: Remote
+) -> None:
+    on_first_push(executor, lambda: remote.commit({PROD: VALUES.replace("v1.4.2", "v1.4.1")}, "someone else"))
+
+    result = executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+
+    assert (result.detail["changed"], result.detail["rebased"]) == (False, True)
+    assert git(remote.bare, "log", "-1", "--format=%s", "main").strip() == "someone else"
+    assert result.detail["commit"] == remote.head()
+
+
+def test_already_at_target_is_a_no_op(executor: GitOpsExecutor, remote: Remote) -> None:
+    seed = remote.head()
+
+    result = executor.roll_back(SERVICE, "production", "v1.4.2", message=MESSAGE)
+
+    assert remote.head() == seed
+    assert (result.state, result.previous_version, result.detail["changed"]) == ("done", "v1.4.2", False)
+    assert result.detail["commit"] == seed
+
+
+def test_missing_file_and_missing_key_are_named(executor: GitOpsExecutor, remote: Remote, tmp_path: Path) -> None:
+    seed = remote.head()
+    with pytest.raises(ExecutorError, match=r"^gitops: apps/payment-api/qa/values.yaml not found on main of "):
+        executor.roll_back(SERVICE, "qa", "v1.4.1", message=MESSAGE)
+    with pytest.raises(ExecutorError, match=r"apps/payment-api/qa/values.yaml not found"):
+        executor.read(SERVICE, "qa")
+    digest = GitOpsExecutor(
+        repo=str(remote.bare), file=FILE, key="image.digest", workdir=tmp_path / "work" / "deploy"
+    )
+    with pytest.raises(ExecutorError, match=rf"^gitops: key image.digest not found in {PROD}$"):
+        digest.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+    with pytest.raises(ExecutorError, match=r"key image.digest not found"):
+        digest.read(SERVICE, "production")
+    mapping = GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image", workdir=tmp_path / "work" / "deploy")
+    with pytest.raises(ExecutorError, match=r"key image in .* is a dict, not a version"):
+        mapping.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+    assert remote.head() == seed
+
+
+def test_unexpected_structure_is_refused_and_nothing_pushed(executor: GitOpsExecutor, remote: Remote) -> None:
+    flow = "image: {repository: ghcr.io/acme/payment-api, tag: v1.4.2}\n"
+    seed = remote.commit({PROD: flow}, "flow style")
+
+    with pytest.raises(ExecutorError, match=r"key image.tag in .* is not written as a `key: value` line"):
+        executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+
+    assert remote.head() == seed
+    assert executor.read(SERVICE, "production").version == "v1.4.2"  # reading flow style is fine
+
+
+def test_push_refused_by_the_remote_is_an_error_not_a_retry(executor: GitOpsExecutor, remote: Remote) -> None:
+    hook = remote.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    seed = remote.head()
+
+    with pytest.raises(ExecutorError) as caught:
+        executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+
+    assert str(caught.value).startswith("gitops: push to main of ")
+    assert "pre-receive hook declined" in str(caught.value) and "\n" not in str(caught.value)
+    assert remote.head() == seed
+
+
+def test_refuses_unsafe_names_versions_and_messages(executor: GitOpsExecutor, remote: Remote) -> None:
+    with pytest.raises(ExecutorError, match="environment '../../etc' is not a plain name"):
+        executor.roll_back(SERVICE, "../../etc", "v1", message=MESSAGE)
+    with pytest.raises(ExecutorError, match="not a plain one-line version"):
+        executor.roll_back(SERVICE, "production", "v1\nimage: evil", message=MESSAGE)
+    with pytest.raises(ExecutorError, match="empty commit message"):
+        executor.roll_back(SERVICE, "production", "v1.4.1", message="  ")
+    with pytest.raises(ValueError, match=r"\['team'\]"):
+        GitOpsExecutor(repo="r", file="apps/{team}/values.yaml", key="image.tag", workdir="w")
+
+
+def test_work_dir_of_another_repo_is_refused(remote: Remote, tmp_path: Path) -> None:
+    other = Remote(tmp_path / "other")
+    other.commit({PROD: VALUES}, "seed")
+    workdir = tmp_path / "work" / "deploy"
+    GitOpsExecutor(repo=str(other.bare), file=FILE, key="image.tag", workdir=workdir).read(SERVICE, "production")
+
+    with pytest.raises(ExecutorError, match="is a clone of .*other/deploy.git, not .*deploy.git"):
+        GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=workdir).read(
+            SERVICE, "production"
+        )
+
+
+def test_describe_call_registry_and_redaction(remote: Remote, tmp_path: Path) -> None:
+    executor = make_rollback_executor(
+        "gitops",
+        repo="https://steward:s3cret-token@git.example.com/acme/deploy.git",
+        file=FILE,
+        key="image.tag",
+        workdir=tmp_path / "w",
+        branch="main",
+    )
+    assert ROLLBACK_PROVIDERS["gitops"] is GitOpsExecutor
+    assert isinstance(executor, RollbackExecutor)
+    call = executor.describe_call(SERVICE, "production", "v1.4.1")
+    assert call == (
+        f'gitops: set image.tag: "v1.4.1" in {PROD}, commit as Steward <steward@localhost> and '
+        "push to main of https://***@git.example.com/acme/deploy.git"
+    )
+    with pytest.raises(ValueError, match="unknown rollback provider 'spinnaker'"):
+        make_rollback_executor("spinnaker")
+
+
+# -- the line edit ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "target", "after"),
+    [
+        ("image:\n  tag: v1   # c\n", "v0.9", "image:\n  tag: v0.9   # c\n"),
+        ("image:\n  tag: 'v1'\n", "it's", "image:\n  tag: 'it''s'\n"),
+        ("image:\n  tag: 1.9\n", "1.10", 'image:\n  tag: "1.10"\n'),  # plain 1.10 reads as 1.1
+        ("image:\r\n  tag: v1\r\nx: 1\r\n", "v0", "image:\r\n  tag: v0\r\nx: 1\r\n"),
+        ("list:\n- image:\n    tag: a\nimage:\n  tag: b\n", "c", "list:\n- image:\n    tag: a\nimage:\n  tag: c\n"),
+        ("note: |\n  image:\n    tag: x\nimage:\n  tag: y\n", "z", "note: |\n  image:\n    tag: x\nimage:\n  tag: z\n"),
+    ],
+)
+def test_set_scalar_keeps_every_other_byte(before: str, target: str, after: str) -> None:
+    assert set_scalar(before, ["image", "tag"], target, key="image.tag", file="f") == after
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("image:\n  tag: &t v1\n", "not a plain scalar"),
+        ("image:\n  tag: v1\n  tag: v2\n", "written 2 times"),
+        ("base: &b\n  tag: v1\nimage:\n  <<: *b\n", "not written as a `key: value` line"),
+        ("image:\n  tag: v1\n    continued\n", "would change more than that key"),
+    ],
+)
+def test_set_scalar_refuses_what_it_cannot_edit_exactly(text: str, why: str) -> None:
+    with pytest.raises(ExecutorError, match=why):
+        set_scalar(text, ["image", "tag"], "v2", key="image.tag", file="f")
