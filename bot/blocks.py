@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.assembly import AssembledTimeline
 from bot.incidents import COMMANDER, IncidentView
 from bot.redact import neutralise, quote_untrusted
-from bot.store.models import Change, Signal, TimelineEvent
+from bot.store.models import Change, Signal
+from bot.timeline import UNTRUSTED
 
 Block = dict[str, Any]
 MAX_BLOCKS = 50
@@ -95,32 +97,79 @@ def note_message(actor: str, text: str, decision: bool = False) -> tuple[str, li
 
 
 EVENT_MARK = {
-    "declared": "🚨", "role_assigned": "👤", "severity_changed": "📶", "status_changed": "🔁",
-    "note": "📝", "decision": "🧭", "alert": "🔔", "change": "🚀", "status_update": "📣",
+    "declared": "🚨", "role_assigned": "👤", "severity_changed": "📶", "status_changed": "🔁", "note": "📝",
+    "decision": "🧭", "alert": "🔴", "alert_resolved": "✅", "change": "🚀", "status_update": "📣",
 }
+SUMMARY_EVENTS = 15
 
 
-def timeline_blocks(incident: IncidentView, events: Sequence[TimelineEvent]) -> tuple[str, list[Block]]:
-    """The recorded events in order; long timelines are cut to fit Slack's 50-block, 3,000-character limits."""
-    lines = [f"`{hhmm(e.at)}` {EVENT_MARK.get(e.kind, '•')} {e.summary}" + (f" — {mention(e.actor)}" if e.actor and e.kind in ("note", "decision") else "") for e in events]
+def event_line(event: Any) -> str:
+    summary = neutralise(event.summary) if event.trust == UNTRUSTED else event.summary
+    by = f" — {mention(event.actor)}" if event.actor and event.kind in ("note", "decision") else ""
+    return _clip(f"`{hhmm(event.at)}` {EVENT_MARK.get(event.kind, '•')} {summary}{by}", 1000)
+
+
+def _sections(lines: Sequence[str]) -> list[Block]:
+    """Lines packed into as few sections as Slack's 3,000-character limit allows."""
     chunks: list[str] = []
     current = ""
     for line in lines:
-        line = _clip(line, 1000)
-        if len(current) + len(line) + 1 > MAX_SECTION_TEXT:
+        if current and len(current) + len(line) + 1 > MAX_SECTION_TEXT:
             chunks.append(current)
             current = ""
         current = f"{current}\n{line}" if current else line
     if current:
         chunks.append(current)
-    room = MAX_BLOCKS - 3
-    blocks = [header(f"Timeline · {incident.id}"), context(f"{len(events)} events · {incident.title}")]
-    if len(chunks) > room:
-        dropped = sum(c.count("\n") + 1 for c in chunks[: len(chunks) - room])
-        chunks = chunks[len(chunks) - room:]
-        blocks.append(context(f"{dropped} earlier events not shown"))
-    blocks += [section(c) for c in chunks] or [section("_Nothing recorded yet._")]
-    return f"Timeline of {incident.id}: {len(events)} events", blocks
+    return [section(c) for c in chunks]
+
+
+def _bullets(title: str, lines: Sequence[str], limit: int = 8) -> list[Block]:
+    if not lines:
+        return []
+    more = [f"_… and {len(lines) - limit} more_"] if len(lines) > limit else []
+    return _sections([f"*{title}*", *(f"• {line}" for line in lines[:limit]), *more])
+
+
+def _refs(refs: Sequence[str]) -> str:
+    return ", ".join(f"`{neutralise(r)[:120]}`" for r in refs)
+
+
+def timeline_summary(incident: IncidentView, view: AssembledTimeline, events: Sequence[Any]) -> tuple[str, list[Block]]:
+    """The assembled timeline, shown to the requester: what changed before the first signal, what it looks like,
+    what was decided; correlations only as inferences with their confidence and refs."""
+    first = view.first_signal
+    first_text = f"{neutralise(first.summary)} at {hhmm(first.at)}" if first else "no alert attached yet"
+    out: list[Block] = [
+        header(f"Timeline · {incident.id}"),
+        section(f"*Detected* {hhmm(view.detected_at)} · *First signal* {first_text}"),
+    ]
+    out += _bullets("Changes before the first signal", [
+        f"`{hhmm(c.at)}` {c.summary} — *{c.minutes_before} min before*" for c in view.recent_changes])
+    out += _bullets("Inferences (correlation, not proof)", [
+        f"_{i.confidence}_ · {i.statement}" + (f" · refs {_refs(i.refs)}" if i.refs else "") for i in view.inferences])
+    out += _bullets("Symptom clusters", [
+        f"{neutralise(c.name)} — {c.count} alert{'s' if c.count != 1 else ''}, {c.firing} firing" if c.kind == "alert"
+        else f"`{neutralise(c.name)[:200]}` ×{c.count}" for c in view.symptom_clusters])
+    out += _bullets("Mitigation", [event_line(e) for e in view.current_mitigation])
+    out += _bullets("Decisions", [event_line(e) for e in view.decisions])
+    recent = events[-SUMMARY_EVENTS:]
+    out.append(divider())
+    out += _sections([f"*Events* ({len(events)})", *(event_line(e) for e in recent)] if events else ["_Nothing recorded yet._"])
+    if len(events) > len(recent):
+        out.append(context(f"The {len(events) - len(recent)} earlier events are in the thread under the incident card."))
+    return f"Timeline of {incident.id}: {len(events)} events", out[:MAX_BLOCKS]
+
+
+def timeline_thread(incident: IncidentView, events: Sequence[Any]) -> list[tuple[str, list[Block]]]:
+    """The full event list as thread messages, each within Slack's block limit."""
+    sections = _sections([event_line(e) for e in events])
+    per_message = MAX_BLOCKS - 1
+    messages = []
+    for start in range(0, len(sections), per_message):
+        part = sections[start:start + per_message]
+        text = f"Full timeline of {incident.id} ({len(events)} events), part {start // per_message + 1}"
+        messages.append((text, [context(text), *part]))
+    return messages
 
 
 def help_blocks(usage: Sequence[tuple[str, str]], problem: str | None = None) -> tuple[str, list[Block]]:

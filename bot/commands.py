@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from bot import blocks, incidents
+from bot.assembly import assemble
 from bot.declare import open_incident
 from bot.errors import BadCommand, NotIncidentChannel, UserError
 from bot.incidents import ROLES, SEVERITIES, STATUSES, view_of
@@ -236,8 +237,14 @@ def _record(ctx: Context, parsed: ParsedCommand, decision: bool) -> list[Message
     return [_in_channel(ctx, text, message)]
 
 
-@subcommand("timeline", "timeline", "show the incident's timeline (only to you)")
+@subcommand("timeline", "timeline", "show the assembled timeline (only to you; long ones continue in a thread)")
 def _timeline(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     view = view_of(ctx.session, ctx.incident)
-    text, timeline = blocks.timeline_blocks(view, events_for(ctx.session, ctx.incident.id))
-    return [ctx.reply(text, timeline)]
+    events = events_for(ctx.session, ctx.incident.id)
+    assembled = assemble(view.id, view.detected_at, view.services, events)
+    text, summary = blocks.timeline_summary(view, assembled, events)
+    messages: list[Message] = [ctx.reply(text, summary)]
+    if len(events) > blocks.SUMMARY_EVENTS and view.card_ts:
+        messages += [Post(channel=view.channel_id, text=t, blocks=b, thread_ts=view.card_ts)
+                     for t, b in blocks.timeline_thread(view, events)]
+    return messages

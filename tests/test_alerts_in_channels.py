@@ -146,3 +146,33 @@ def test_untrusted_alert_text_is_redacted_and_inert(workspace, clock):
     assert stored.trust == "untrusted_runtime_output"
     assert workspace.slack.calls_to("conversations.create")[1:] == []
     assert all(c.params.get("unfurl_links") in (False, "false", "0", None) for c in workspace.slack.calls_to("chat.postMessage"))
+
+
+def test_timeline_shows_the_change_before_the_first_alert_as_an_inference(workspace, clock):
+    workspace.sources.github("deployment", github_deployment("acme/payment-api", "production", "v2.18.0", 4001, clock.now() - minutes(16)))
+    channel = workspace.declare("Checkout errors", options="service:payment-api")
+    workspace.sources.alerts(alert("HighErrorRate", "payment-api", clock.now(),
+                                   annotations={"summary": "5xx", "description": "timeout after 3000ms calling payments-gw"}))
+    workspace.settle()
+    workspace.command("timeline", by=ENGINEER, channel=channel)
+    shown = workspace.ephemeral_text(ENGINEER)
+    assert "*Changes before the first signal*" in shown
+    assert "Deploy payment-api v2.18.0 to production — *16 min before*" in shown
+    assert "_medium_ · Deploy payment-api v2.18.0 to production 16 min before the first alert; same service" in shown
+    assert "HighErrorRate · payment-api — 1 alert, 1 firing" in shown
+    assert "`timeout after &lt;*&gt; calling payments-gw`" in shown
+
+
+def test_a_long_timeline_is_summarised_and_continues_in_the_card_thread(workspace, clock):
+    channel = workspace.declare("Checkout errors", options="service:payment-api")
+    for n in range(40):
+        clock.advance(seconds=30)
+        workspace.command(f"note observation {n:02d}", by=ENGINEER, channel=channel)
+    workspace.command("timeline", by=ENGINEER, channel=channel)
+    shown = workspace.ephemeral_text(ENGINEER)
+    assert "observation 39" in shown and "observation 10" not in shown
+    assert "The 26 earlier events are in the thread under the incident card." in shown
+    thread = workspace.slack.thread(channel, workspace.card(channel).ts)
+    threaded = "\n".join(block_text(m.blocks) for m in thread)
+    assert "observation 00" in threaded and "observation 39" in threaded
+    assert all(len(m.blocks) <= 50 for m in thread)

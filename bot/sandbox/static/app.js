@@ -311,7 +311,7 @@ function renderScenario() {
   const replay = $("replay");
   if (!scenario) {
     replay.hidden = true;
-    setStatus("Type <code>/incident declare &lt;title&gt;</code> in #general to start an incident.");
+    setStatus("<span>Type <code>/incident declare &lt;title&gt;</code> in #general to start an incident.</span>");
     return;
   }
   replay.hidden = false;
