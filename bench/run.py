@@ -14,6 +14,7 @@ from pathlib import Path
 BENCHMARKS = [
     "ack_latency.py",  # Slack ack latency and throughput vs the HTTP floor and a default Bolt app (~70 s)
     "redaction.py",    # the redaction function over alert annotation lines
+    "ingest.py",       # 10,000 alerts through ingestion vs a raw Core executemany, SQLite and PostgreSQL
 ]
 
 HERE = Path(__file__).resolve().parent

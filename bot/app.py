@@ -56,6 +56,7 @@ def _routes(rt: Runtime, bolt: App, webhooks: list[Route]) -> Starlette:
     async def slack_events(request: Request) -> Response:
         # Dispatch inline: listeners only parse, ack and hand off (process_before_response), so this is
         # sub-millisecond work, and Bolt's default runner (waiting on ack in 10 ms sleeps) is never used.
+        rt.worker.saw_request()
         body = await request.body()
         response = bolt.dispatch(to_bolt_request(request, body))
         metrics.SLACK_REQUESTS.labels(status=str(response.status)).inc()

@@ -182,8 +182,8 @@ def attach_replay(stack: LocalStack, steps: list[Step] = SCENARIO, pause: float 
 def run_web(port: int = PAGE_PORT, out: TextIO | None = None) -> int:
     """Serve the page until Ctrl-C; the scenario plays once when the page is first opened."""
     out = out or sys.stdout
-    # `make demo` may be stopped with SIGTERM too: leave through the same door as Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C and SIGTERM leave through the same door, even where a parent shell set SIGINT to be ignored.
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         with demo_stack() as stack:
             replay = attach_replay(stack, autoplay=True)
@@ -201,7 +201,8 @@ def run_web(port: int = PAGE_PORT, out: TextIO | None = None) -> int:
                 replay.stop()
                 page.stop()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     out.write("Stopped.\n")
     return 0
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,11 +14,19 @@ from bot import metrics
 log = logging.getLogger(__name__)
 
 
+# Acks share the interpreter with the worker's threads. While requests keep arriving, a job waits for a gap
+# of ACK_GAP seconds before it starts, but never longer than MAX_DEFER, so bursts are acked first and
+# background work still moves.
+ACK_GAP = 0.02
+MAX_DEFER = 1.0
+
+
 class Worker:
     """Jobs with the same key (a channel) run one after another, so a channel's messages keep their order;
     different keys run in parallel."""
 
     def __init__(self, threads: int = 4) -> None:
+        self._last_request = 0.0
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="steward-worker")
         self._lock = threading.Lock()
         self._queues: dict[str, deque[tuple[Callable[..., Any], tuple[Any, ...]]]] = {}
@@ -35,8 +44,18 @@ class Worker:
             self._queues[key] = deque()
         self._pool.submit(self._run, key, job, args)
 
+    def saw_request(self) -> None:
+        """Called by the door on every request (a plain store: cheap on the hot path)."""
+        self._last_request = time.monotonic()
+
+    def _yield_to_acks(self) -> None:
+        deadline = time.monotonic() + MAX_DEFER
+        while time.monotonic() - self._last_request < ACK_GAP and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     def _run(self, key: str, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
         while True:
+            self._yield_to_acks()
             try:
                 job(*args)
                 metrics.WORKER_JOBS.labels(outcome="ok").inc()

@@ -163,8 +163,11 @@ class FakeArgoCD:
 
 @contextmanager
 def serve(app: Starlette) -> Iterator[str]:
-    """Run the app with uvicorn on a free port in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """Run the app with uvicorn on a free port in a thread; yields its base URL.
+
+    IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    and without it every keep-alive response waits out a 40 ms delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -310,6 +313,8 @@ def test_already_running_target_makes_no_call(rig: Rig) -> None:
 
     assert rig.fake.posts() == []
     assert (result.previous_version, result.detail["changed"], result.detail["history_id"]) == ("v2.14.0", False, 43)
+    assert result.call.endswith("(history id 43 = v2.14.0 at " + SHA_43 + ") (already deployed; no call)")
+    assert rig.executor.describe_call(SERVICE, "production", "v2.14.0") == result.call
 
 
 def test_a_branch_tracking_app_is_versioned_by_commit(rig: Rig) -> None:

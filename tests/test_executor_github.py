@@ -159,8 +159,11 @@ class FakeGitHub:
 
 @contextmanager
 def serve(app: Starlette) -> Iterator[str]:
-    """Run the app with uvicorn on a free port in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """Run the app with uvicorn on a free port in a thread; yields its base URL.
+
+    IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    and without it every keep-alive response waits out a 40 ms delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -348,6 +351,8 @@ def test_already_running_target_makes_no_deployment(rig: Rig) -> None:
 
     assert rig.fake.posts() == []
     assert (result.state, result.detail["changed"], result.detail["deployment_id"]) == ("done", False, 104)
+    assert result.call.endswith("(the commit of deployment 104) (already running; no call)")
+    assert rig.executor.describe_call(SERVICE, "production", "v2.14.0") == result.call
 
 
 @pytest.mark.parametrize(

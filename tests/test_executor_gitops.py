@@ -3,6 +3,7 @@ repo), a developer's clone that seeds it and pushes concurrently, and Steward's 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -59,28 +60,35 @@ def git(cwd: Path, *args: str) -> str:
 
 
 class Remote:
-    """The bare desired-state repo and a developer clone of it."""
+    """The bare desired-state repo and a developer clone of it, side by side under `root`."""
 
     def __init__(self, root: Path) -> None:
+        self.root = root
         self.bare = root / "deploy.git"
         self.dev = root / "dev"
+
+    @classmethod
+    def create(cls, root: Path) -> Remote:
+        remote = cls(root)
         root.mkdir(parents=True, exist_ok=True)
-        git(root, "init", "--quiet", "--bare", "-b", "main", str(self.bare))
-        git(root, "clone", "--quiet", str(self.bare), str(self.dev))
+        git(root, "init", "--quiet", "--bare", "-b", "main", str(remote.bare))
+        git(root, "clone", "--quiet", str(remote.bare), str(remote.dev))
+        # Relative, so a copy of the pair is a working pair.
+        git(remote.dev, "remote", "set-url", "origin", "../deploy.git")
+        return remote
+
+    def copy_to(self, root: Path) -> Remote:
+        shutil.copytree(self.root, root, symlinks=True)
+        return Remote(root)
 
     def commit(self, files: dict[str, str], message: str = "dev change") -> str:
-        if self.has_commits():
-            git(self.dev, "pull", "--quiet", "--ff-only", "origin", "main")
         for path, text in files.items():
             (self.dev / path).parent.mkdir(parents=True, exist_ok=True)
             (self.dev / path).write_text(text)
-            git(self.dev, "add", path)
+        git(self.dev, "add", "--all")
         git(self.dev, "commit", "--quiet", "-m", message)
         git(self.dev, "push", "--quiet", "origin", "HEAD:main")
         return self.head()
-
-    def has_commits(self) -> bool:
-        return bool(git(self.bare, "for-each-ref", "refs/heads/"))
 
     def head(self) -> str:
         return git(self.bare, "rev-parse", "main").strip()
@@ -89,16 +97,24 @@ class Remote:
         return git(self.bare, "show", f"{rev}:{path}")
 
 
-@pytest.fixture
-def remote(tmp_path: Path) -> Remote:
-    remote = Remote(tmp_path)
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Remote:
+    """Seeded once; each test works on its own copy (git processes are the slow part)."""
+    remote = Remote.create(tmp_path_factory.mktemp("seeded") / "remote")
     remote.commit({PROD: VALUES, STAGING: STAGING_VALUES, "README.md": "deploy repo\n"}, "seed")
     return remote
 
 
 @pytest.fixture
+def remote(seeded: Remote, tmp_path: Path) -> Remote:
+    return seeded.copy_to(tmp_path / "remote")
+
+
+@pytest.fixture
 def executor(remote: Remote, tmp_path: Path) -> GitOpsExecutor:
-    return GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=tmp_path / "work" / "deploy")
+    return GitOpsExecutor(
+        repo=str(remote.bare), file=FILE, key="image.tag", workdir=tmp_path / "work" / "deploy"
+    )
 
 
 def on_first_push(executor: GitOpsExecutor, before: Callable[[], Any]) -> None:
@@ -296,12 +312,12 @@ def test_refuses_unsafe_names_versions_and_messages(executor: GitOpsExecutor, re
 
 
 def test_work_dir_of_another_repo_is_refused(remote: Remote, tmp_path: Path) -> None:
-    other = Remote(tmp_path / "other")
+    other = Remote.create(tmp_path / "other")
     other.commit({PROD: VALUES}, "seed")
     workdir = tmp_path / "work" / "deploy"
     GitOpsExecutor(repo=str(other.bare), file=FILE, key="image.tag", workdir=workdir).read(SERVICE, "production")
 
-    with pytest.raises(ExecutorError, match="is a clone of .*other/deploy.git, not .*deploy.git"):
+    with pytest.raises(ExecutorError, match="is a clone of .*other/deploy.git, not .*remote/deploy.git"):
         GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=workdir).read(
             SERVICE, "production"
         )

@@ -19,10 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-try:
-    from tests import monitoring
-except ModuleNotFoundError:  # repo root not on sys.path: pytest put tests/ there instead
-    import monitoring  # type: ignore[no-redef]
+from tests import monitoring
 
 Alertmanager = monitoring.Alertmanager
 Prometheus = monitoring.Prometheus

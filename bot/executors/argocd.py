@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -34,14 +34,6 @@ class HistoryEntry:
     revision: str | None
     target_revision: str | None
     deployed_at: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "revision": self.revision,
-            "target_revision": self.target_revision,
-            "deployed_at": self.deployed_at,
-        }
 
 
 class ArgoCDExecutor:
@@ -89,8 +81,9 @@ class ArgoCDExecutor:
         name = self.app_for(service, environment)
         app = self._get(name)
         _refuse_auto_sync(name, app)
-        entry = _entry_for(name, _history(app), target_version)
-        return self._describe(name, entry)
+        history = _history(app)
+        entry = _entry_for(name, history, target_version)
+        return self._describe(name, entry, deployed=_is_deployed(history, entry))
 
     def roll_back(
         self, service: str, environment: str, target_version: str, *, message: str
@@ -109,8 +102,9 @@ class ArgoCDExecutor:
             "revision": entry.revision,
             "target_revision": entry.target_revision,
         }
-        if history and history[-1].revision == entry.revision:
-            # Already deployed: a rollback would only re-sync the same revision.
+        deployed = _is_deployed(history, entry)
+        if deployed:
+            # A rollback would only re-sync the revision that is already there.
             detail |= {"changed": False, "operation_phase": None}
         else:
             answer = self._post_rollback(name, entry)
@@ -119,7 +113,7 @@ class ArgoCDExecutor:
             service=service,
             environment=environment,
             provider=self.provider,
-            call=self._describe(name, entry),
+            call=self._describe(name, entry, deployed=deployed),
             target_version=target_version,
             previous_version=previous,
             state="done",
@@ -163,12 +157,13 @@ class ArgoCDExecutor:
             body["appNamespace"] = self._app_namespace
         return body
 
-    def _describe(self, name: str, entry: HistoryEntry) -> str:
+    def _describe(self, name: str, entry: HistoryEntry, *, deployed: bool) -> str:
         body = json.dumps(self._rollback_body(entry))
-        return (
+        text = (
             f"argocd: POST {self._app_url(name)}/rollback {body} "
             f"(history id {entry.id} = {entry.target_revision or '?'} at {entry.revision or '?'})"
         )
+        return f"{text} (already deployed; no call)" if deployed else text
 
     def _post_rollback(self, name: str, entry: HistoryEntry) -> Any:
         response = send(
@@ -263,6 +258,10 @@ def _entry_for(name: str, history: list[HistoryEntry], target: str) -> HistoryEn
     return matches[-1]
 
 
+def _is_deployed(history: list[HistoryEntry], entry: HistoryEntry) -> bool:
+    return bool(history) and history[-1].revision == entry.revision
+
+
 def _matches(entry: HistoryEntry, history: list[HistoryEntry], target: str) -> bool:
     if target in (entry.revision, version_of(entry, history)):
         return True
@@ -280,7 +279,7 @@ def _detail(name: str, app: Mapping[str, Any], history: list[HistoryEntry]) -> d
         "target_revision": history[-1].target_revision if history else None,
         "operation_phase": _operation_phase(app),
         "auto_sync": _auto_sync_on(app),
-        "history": [entry.as_dict() for entry in history],
+        "history": [asdict(entry) for entry in history],
     }
 
 

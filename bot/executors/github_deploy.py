@@ -104,8 +104,11 @@ class GitHubDeployExecutor:
     def describe_call(self, service: str, environment: str, target_version: str) -> str:
         """Looks the target up, so a version that never deployed fails in a dry run too."""
         check_version(self.provider, target_version)
-        target = self._target(environment, target_version, self._deployments(environment))
-        return self._describe(environment, target)
+        deployments = self._deployments(environment)
+        target = self._target(environment, target_version, deployments)
+        current = self._current(deployments)
+        running = current is not None and current.matches(target_version)
+        return self._describe(environment, target, running=running)
 
     def roll_back(
         self, service: str, environment: str, target_version: str, *, message: str
@@ -117,9 +120,10 @@ class GitHubDeployExecutor:
         previous = current.version if current else None
         detail: dict[str, Any] = {"repo": self._repo, "sha": target.sha, "from_deployment_id": target.id}
         state = "done"
-        if current is not None and current.matches(target_version):
-            # Already running: a new deployment would only redeploy it.
-            detail |= {"changed": False, "deployment_id": current.id, "status": "success"}
+        running = current.id if current is not None and current.matches(target_version) else None
+        if running is not None:
+            # A new deployment would only redeploy what runs.
+            detail |= {"changed": False, "deployment_id": running, "status": "success"}
         else:
             created = self._create(environment, target, previous, message)
             status = self._settled_state(created["id"])
@@ -134,7 +138,7 @@ class GitHubDeployExecutor:
             service=service,
             environment=environment,
             provider=self.provider,
-            call=self._describe(environment, target),
+            call=self._describe(environment, target, running=running is not None),
             target_version=target_version,
             previous_version=previous,
             state=state,
@@ -233,12 +237,13 @@ class GitHubDeployExecutor:
             "production_environment": environment == "production",
         }
 
-    def _describe(self, environment: str, target: Deployment) -> str:
-        return (
+    def _describe(self, environment: str, target: Deployment, *, running: bool) -> str:
+        text = (
             f"github: POST {self._repo_url()}/deployments ref={target.sha} "
             f"environment={environment} auto_merge=false payload.version={target.version} "
             f"(the commit of deployment {target.id})"
         )
+        return f"{text} (already running; no call)" if running else text
 
     def _create(
         self, environment: str, target: Deployment, previous: str | None, message: str

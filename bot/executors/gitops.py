@@ -77,7 +77,8 @@ class GitOpsExecutor:
         with self._locked():
             branch = self._fetch()
             head = self._rev(f"origin/{branch}")
-            value = _lookup(self._load(f"origin/{branch}", path, branch), self._key_path, self._key, path)
+            doc = self._load(f"origin/{branch}", path, branch)
+            value = _lookup(doc, self._key_path, self._key, path)
         return DeploymentState(
             service=service,
             environment=environment,
@@ -114,7 +115,8 @@ class GitOpsExecutor:
                 outcome = _Pushed(commit=base, changed=False, rebased=False)
             else:
                 new_text = set_scalar(text, self._key_path, target_version, key=self._key, file=path)
-                self._commit(path, new_text, _commit_message(service, environment, target_version, message))
+                subject = f"Roll back {service} in {environment} to {target_version}"
+                self._commit(path, new_text, f"{subject}\n\n{message.rstrip()}\n")
                 outcome = self._push(branch, path, target_version)
         return RollbackResult(
             service=service,
@@ -154,9 +156,14 @@ class GitOpsExecutor:
         """Clone on first use, then fetch the branch; returns the branch name."""
         if not (self._workdir / ".git").exists():
             if self._workdir.exists() and any(self._workdir.iterdir()):
-                raise ExecutorError(f"gitops: work dir {self._workdir} exists and is not a git clone")
+                raise ExecutorError(
+                    f"gitops: work dir {self._workdir} exists and is not a git clone"
+                )
             self._workdir.parent.mkdir(parents=True, exist_ok=True)
-            self._git("clone", "--no-checkout", "--", self._repo, str(self._workdir), cwd=self._workdir.parent)
+            self._git(
+                "clone", "--no-checkout", "--", self._repo, str(self._workdir),
+                cwd=self._workdir.parent,
+            )
         else:
             origin = self._git("remote", "get-url", "origin").stdout.strip()
             if origin != self._repo:
@@ -183,7 +190,8 @@ class GitOpsExecutor:
         match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", listed, re.M)
         if not match:
             raise ExecutorError(
-                f"gitops: cannot tell the default branch of {redact_url(self._repo)}; configure `branch`"
+                f"gitops: cannot tell the default branch of {redact_url(self._repo)}; "
+                "configure `branch`"
             )
         return match.group(1)
 
@@ -385,11 +393,6 @@ def _check_template(template: str) -> None:
             f"gitops: file template {template!r} uses {sorted(unknown)}; "
             f"only {{service}} and {{environment}} are known"
         )
-
-
-def _commit_message(service: str, environment: str, target: str, message: str) -> str:
-    subject = f"Roll back {service} in {environment} to {target}"
-    return f"{subject}\n\n{message.rstrip()}\n"
 
 
 # -- YAML ---------------------------------------------------------------------------------

@@ -41,8 +41,10 @@ class RollbackResult(BaseModel):
     # "waiting": GitHub holds the deployment for its environment's required reviewers; Steward
     # never approves or bypasses that, so the rollback is not done until a human there says so.
     state: Literal["done", "waiting"]
-    # Always has "changed": False when the target already ran and nothing was called or pushed.
-    # gitops {commit, branch, file, rebased}; argocd {history_id, revision}; github {deployment_id, sha}.
+    # Always has "changed": False when the target was already there and nothing was sent.
+    # gitops {repo, branch, file, key, commit, rebased}; argocd {app, history_id, revision,
+    # target_revision, operation_phase}; github {repo, sha, from_deployment_id, deployment_id,
+    # status (the new deployment's latest status, None before the first)}.
     detail: dict[str, Any]
 
 

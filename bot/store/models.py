@@ -117,3 +117,35 @@ class AlertPost(SQLModel, table=True):
     opened_at: datetime = _when()
     last_at: datetime = _when()
     fingerprints: list[str] = _json(list)
+
+
+class StatusUpdate(SQLModel, table=True):
+    """A status update: drafted for one person, then published to the channel or discarded."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incident.id", index=True)
+    sections: dict[str, Any] = _json()
+    evidence_refs: list[str] = _json(list)
+    state: str = "draft"  # draft | published | discarded
+    author: str
+    created_at: datetime = _when()
+    published_at: datetime | None = _when(default=None)
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+
+class Timer(SQLModel, table=True):
+    """Something due at a time (an update reminder, an approval's expiry). The scheduler's tick claims due timers
+    with a compare-and-set, so a tick that runs twice, or on two replicas, acts once."""
+
+    __table_args__ = (Index("ix_timer_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    incident_id: str | None = Field(default=None, foreign_key="incident.id")
+    target: str | None = None
+    due_at: datetime = _when()
+    state: str = "pending"  # pending | fired | cancelled
+    payload: dict[str, Any] = _json()
+    created_at: datetime = _when()
+    fired_at: datetime | None = _when(default=None)
