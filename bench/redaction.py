@@ -23,7 +23,9 @@ from bot.redact import Redactor, _scanner  # noqa: E402
 LINES = 10_000
 SECRET_SHARE = 0.10
 # scan_line costs about a millisecond a line; a sample keeps the run short.
-SCAN_LINE_SAMPLE = 2_000
+SCAN_LINE_SAMPLE = 1_000
+# The best of a few runs: the machine is shared, and noise only ever adds time.
+REPEATS = 3
 
 rng = random.Random(20261125)
 
@@ -88,19 +90,24 @@ SECRET: list[Callable[[], str]] = [
 ]
 
 
-def corpus() -> list[str]:
-    return [rng.choice(SECRET)() if rng.random() < SECRET_SHARE else rng.choice(BENIGN)()
+def corpus() -> list[tuple[str, bool]]:
+    """Lines, each with whether it carries a secret."""
+    return [(rng.choice(SECRET)(), True) if rng.random() < SECRET_SHARE else (rng.choice(BENIGN)(), False)
             for _ in range(LINES)]
 
 
-def timed(label: str, lines: list[str], fn: Callable[[str], object]) -> float:
-    start = time.perf_counter()
-    for line in lines:
-        fn(line)
-    elapsed = time.perf_counter() - start
+def timed(label: str, lines: list[str], fn: Callable[[str], object], repeats: int = REPEATS) -> float:
+    elapsed = min(_run(lines, fn) for _ in range(repeats))
     per_line = elapsed / len(lines) * 1e6
     print(f"{label:<48} {len(lines) / elapsed:>10,.0f} lines/s {per_line:>9.1f} µs/line")
     return per_line
+
+
+def _run(lines: list[str], fn: Callable[[str], object]) -> float:
+    start = time.perf_counter()
+    for line in lines:
+        fn(line)
+    return time.perf_counter() - start
 
 
 def consume(findings: Iterable[object]) -> None:
@@ -109,20 +116,24 @@ def consume(findings: Iterable[object]) -> None:
 
 
 def main() -> None:
-    lines = corpus()
+    labelled = corpus()
+    lines = [line for line, _ in labelled]
     redactor = Redactor(internal_host_patterns=[r"\.corp\.internal$"])
     redactor.redact("warm up")
 
-    print(f"{len(lines):,} annotation lines, {SECRET_SHARE:.0%} with a secret\n")
+    secrets = sum(has_secret for _, has_secret in labelled)
+    print(f"{len(lines):,} annotation lines, {secrets:,} with a secret; best of {REPEATS} runs\n")
     timed("Redactor.redact (prefilter + rules + plugins)", lines, redactor.redact)
-    changed = sum(redactor.redact(line) != line for line in lines)
-    print(f"{'':<48} lines changed: {changed:,}\n")
+    caught = sum(redactor.redact(line) != line for line, has_secret in labelled if has_secret)
+    altered = sum(redactor.redact(line) != line for line, has_secret in labelled if not has_secret)
+    print(f"{'':<48} secret lines redacted {caught:,}/{secrets:,}, "
+          f"benign lines altered {altered:,}/{len(lines) - secrets:,}\n")
 
     scanner = _scanner()
     timed("detect-secrets plugins, direct, no prefilter", lines, scanner.redact_line)
     with default_settings():
         timed(f"detect-secrets scan_line, no prefilter ({SCAN_LINE_SAMPLE:,})",
-              lines[:SCAN_LINE_SAMPLE], lambda line: consume(scan_line(line)))
+              lines[:SCAN_LINE_SAMPLE], lambda line: consume(scan_line(line)), repeats=1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ from pathlib import Path
 BENCHMARKS = [
     "ack_latency.py",  # Slack ack latency and throughput vs the HTTP floor and a default Bolt app (~70 s)
     "redaction.py",    # the redaction function over alert annotation lines
+    "approval_latency.py",  # Approve click -> executed -> message edited, 200 flagd flag-offs
+    "timeline.py",     # timeline assembly at 5,000 and 50,000 events
     "ingest.py",       # 10,000 alerts through ingestion vs a raw Core executemany, SQLite and PostgreSQL
+    "status_draft.py", # a status update draft for an incident with 5,000 timeline events (target ≤ 50 ms)
 ]
 
 HERE = Path(__file__).resolve().parent

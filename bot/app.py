@@ -16,9 +16,11 @@ from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.slackapi import SlackPort, make_client
 from bot.store.db import Database
 from bot.worker import Worker
+from bot.approval_flow import reconcile_at_start
 from bot.ingest import Ingestor
 from bot.redact import Redactor
 from bot.services import ServiceCatalog
@@ -33,8 +35,11 @@ class Steward:
     runtime: Runtime
     bolt: App
     asgi: Starlette
+    scheduler: Scheduler | None = None
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.runtime.worker.shutdown()
         self.runtime.db.engine.dispose()
 
@@ -42,14 +47,17 @@ class Steward:
 def build(settings: Settings, config: Config, clock: Clock | None = None) -> Steward:
     db = Database(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    rt = Runtime(settings=settings, config=config, db=db, clock=clock or SystemClock(), slack=SlackPort(client, db),
+    rt = Runtime(settings=settings, config=config, db=db, clock=clock or SystemClock(), slack=SlackPort(client, db, settings.steward_secret),
                  worker=Worker(), redactor=Redactor(config.steward.internal_host_patterns))
     bolt = App(client=client, signing_secret=settings.slack_signing_secret, process_before_response=True)
     commands.register(bolt, rt)
     actions.register(bolt, rt)
     events.register(bolt, rt)
     ingestor = Ingestor(ServiceCatalog(config), rt.redactor, rt.clock, rt.lookback)
-    return Steward(runtime=rt, bolt=bolt, asgi=_routes(rt, bolt, webhook_routes(rt, ingestor)))
+    scheduler = Scheduler(rt)
+    scheduler.start()
+    rt.worker.submit("reconcile", reconcile_at_start, rt)  # requests a crash left executing
+    return Steward(runtime=rt, bolt=bolt, asgi=_routes(rt, bolt, webhook_routes(rt, ingestor)), scheduler=scheduler)
 
 
 def _routes(rt: Runtime, bolt: App, webhooks: list[Route]) -> Starlette:

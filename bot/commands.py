@@ -208,6 +208,8 @@ def _set(ctx: Context, parsed: ParsedCommand) -> list[Message]:
         said = f"set severity to *{severity}*."
     elif what == "status":
         status = _one_of(value, STATUSES, "Status")
+        if status == "resolved":  # one guarded path to resolution, whichever way it is asked for
+            return SUBCOMMANDS["resolve"].run(ctx, parsed)
         changed = incidents.set_status(ctx.session, ctx.rt.clock, ctx.incident, ctx.request.user, status)
         said = f"set status to *{status}*."
     else:
@@ -248,3 +250,7 @@ def _timeline(ctx: Context, parsed: ParsedCommand) -> list[Message]:
         messages += [Post(channel=view.channel_id, text=t, blocks=b, thread_ts=view.card_ts)
                      for t, b in blocks.timeline_thread(view, events)]
     return messages
+
+
+import bot.status_flow  # noqa: E402,F401  (registers its sub-commands: status, resolve)
+import bot.approval_flow  # noqa: E402,F401  (registers its sub-commands: mitigate, rollback, killswitch, audit)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.policy import PolicySet, load_policies
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
@@ -42,6 +43,7 @@ class Settings(DatabaseSettings):
     launchdarkly_api_token: str | None = None
     host: str = "127.0.0.1"
     port: int = 8085
+    state_dir: Path = Path(".steward")  # work clones of GitOps repositories
 
     @field_validator("slack_api_url")
     @classmethod
@@ -111,9 +113,10 @@ class FlagsConfig(_Strict):
 
 class RollbackConfig(_Strict):
     provider: Literal["gitops", "argocd", "github"]
-    repo: str | None = None
+    repo: str | None = None  # gitops: path (relative to the config dir) or URL; github: owner/name
     file: str | None = None
     key: str | None = None
+    url: str | None = None   # argocd / github API base
 
 
 class ServiceConfig(_Strict):
@@ -140,6 +143,7 @@ class Config(BaseModel):
     directory: Path
     steward: StewardFile
     services: ServicesFile
+    policies: PolicySet
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -178,9 +182,12 @@ def load_config(directory: Path) -> Config:
         directory=directory,
         steward=validate_file(StewardFile, directory / "steward.yml", required=True),
         services=validate_file(ServicesFile, directory / "services.yml"),
+        # No policies.yml means no action is allowed: the policy fails closed.
+        policies=load_policies(directory / "policies.yml") if (directory / "policies.yml").exists() else PolicySet(policies=[]),
     )
 
 
 def config_schema() -> dict[str, Any]:
     """JSON Schema of every config file, generated from the models (`steward config schema`)."""
-    return {"steward.yml": StewardFile.model_json_schema(), "services.yml": ServicesFile.model_json_schema()}
+    return {"steward.yml": StewardFile.model_json_schema(), "services.yml": ServicesFile.model_json_schema(),
+            "policies.yml": PolicySet.model_json_schema()}

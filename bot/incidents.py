@@ -185,10 +185,9 @@ def set_severity(session: Session, clock: Clock, incident: Incident, actor: str,
 def set_status(session: Session, clock: Clock, incident: Incident, actor: str, status: str) -> bool:
     require_commander(session, incident, actor, "change the status")
     if status == "resolved":
-        raise UserError(
-            "Resolving goes through a guarded path that checks for firing alerts first; "
-            "it is not available in this version of Steward yet."
-        )
+        # Resolving has one guarded path (bot.status_flow.resolve_incident: firing alerts, override, reminders);
+        # `set status resolved` is routed there before it gets here.
+        raise UserError("Resolve with `/incident resolve`: it checks for firing alerts first.")
     if incident.status == status:
         return False
     previous, incident.status = incident.status, status

@@ -1,6 +1,7 @@
 """A local Steward wired to the Slack stand-in over real sockets: what the demo and the tests run."""
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,8 @@ class LocalStack:
 
 
 def start_local(database_url: str, config_dir: Path, clock: Clock | None = None, **settings: object) -> LocalStack:
-    settings = {"webhook_token": WEBHOOK_TOKEN, "github_webhook_secret": GITHUB_WEBHOOK_SECRET, **settings}
+    settings = {"webhook_token": WEBHOOK_TOKEN, "github_webhook_secret": GITHUB_WEBHOOK_SECRET,
+                "state_dir": tempfile.mkdtemp(prefix="steward-state-"), **settings}
     sandbox = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, clock=clock).start()
     try:
         resolved = load_settings(

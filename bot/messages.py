@@ -36,4 +36,13 @@ class RefreshCard:
     incident_id: str
 
 
-Message = Post | Ephemeral | RefreshCard
+
+
+@dataclass(frozen=True)
+class RefreshApproval:
+    """Post the approval message, or edit it in place to show the request's current state."""
+
+    request_id: str
+
+
+Message = Post | Ephemeral | RefreshCard | RefreshApproval

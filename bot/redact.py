@@ -30,7 +30,6 @@ def placeholder(kind: str) -> str:
 
 
 def _is_placeholder(value: str) -> bool:
-    # A value that is already a placeholder is left alone; this is what makes redact idempotent.
     return value.startswith("[REDACTED:")
 
 
@@ -66,11 +65,18 @@ def _contains_any(text: str, needles: tuple[str, ...]) -> bool:
     return False
 
 
+def _overlaps_placeholder(text: str, start: int, end: int) -> bool:
+    # A pattern can start or end inside an earlier placeholder ("…key]=@" looks like a URL
+    # password); rewriting it would break the placeholder and redact(redact(x)) would differ.
+    opened = text.rfind("[REDACTED:", max(0, start - 64), end)
+    return opened != -1 and (opened >= start or text.find("]", opened) >= start)
+
+
 def _replace_group(match: re.Match[str], group: int | str, kind: str) -> str:
     value = match.group(group)
-    if not value or _is_placeholder(value):
-        return match.group(0)
     start, end = match.span(group)
+    if not value or _overlaps_placeholder(match.string, start, end):
+        return match.group(0)
     offset, whole = match.start(), match.group(0)
     return whole[: start - offset] + placeholder(kind) + whole[end - offset:]
 
@@ -96,15 +102,19 @@ def _kind_of_name(name: str) -> str:
         return "password"
     if "token" in lowered:
         return "token"
-    if "key" in lowered and "secret" not in lowered:
+    if "api" in lowered:
         return "api-key"
+    if "private" in lowered:
+        return "private-key"
     return "secret"
 
 
+# An unquoted value runs to whitespace or a closing bracket; ',', ';' and '&' end it only when
+# the next field follows ("&user=bob", ", user"), since passwords contain them too.
 _ASSIGNMENT = re.compile(
     r"(?<![A-Za-z0-9_.-])(?P<name>" + _SECRET_NAME + r")(?![A-Za-z0-9_])"
     r"[\"']?[ \t]*(?::=|=>|[:=])[ \t]*"
-    r"(?:\"(?P<dq>[^\"\r\n]*)\"|'(?P<sq>[^'\r\n]*)'|(?P<bare>[^\s,;&\"'<>(){}]+))"
+    r"(?:\"(?P<dq>[^\"\r\n]*)\"|'(?P<sq>[^'\r\n]*)'|(?P<bare>(?:[^\s,;&\"'<>(){}]|[,;&](?![\w.-]+=|\s|$))+))"
 )
 
 
@@ -133,7 +143,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("bearer", ("bearer",), re.compile(
         r"(?i)\bbearer\s+(?P<secret>(?=[A-Za-z._~+/-]*[0-9])[A-Za-z0-9._~+/-]{8,}=*)")),
     _Rule("jwt", ("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    _Rule("aws-key", ("akia", "asia", "abia", "acca", "a3t"), re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
+    _Rule("aws-key", ("akia", "asia", "abia", "acca", "a3t"), re.compile(
+        r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
     _Rule("slack-token", ("xox", "xapp-"), re.compile(r"\b(?:xox[abposre]|xapp-\d)-[A-Za-z0-9-]{10,}")),
     _Rule("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), re.compile(
         r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
@@ -171,8 +182,8 @@ _MAILCHIMP_SUFFIX = re.compile(r"-us\d")
 # A name whose value is already a placeholder is spent: it should not send the line to
 # detect-secrets again. Only the gate reads this; the scan still sees the whole line.
 _SPENT = re.compile(
-    r"(?:[\w.-]+[\"'\]]*\s*(?::=|=>|[:=])\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?)?"
-    r"\[redacted:[a-z0-9-]+\]")
+    r"(?<![\w.-])[\w.-]+[\"'\]]*\s*(?::=|=>|[:=])\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?"
+    r"\[redacted:[a-z0-9-]+\]|\[redacted:[a-z0-9-]+\]")
 # KeywordDetector reads "secret_name": "db-creds" as a secret; names like that describe one.
 _DESCRIBES_SECRET = re.compile(
     r"(?i)(?:secret|password|key|token)[_.-]?(?:name|ref|id|path|file|arn|version|type|kind"
@@ -182,10 +193,10 @@ _DESCRIBES_SECRET = re.compile(
 # KeywordDetector costs ~150 µs a line; it only matches a keyword assigned or compared to a
 # quoted value, or a quoted value ending a statement.
 _KEYWORD_SHAPE = re.compile(
-    r"(?:key|pass|pwd|secret|contrase)\w*[\]'\"]{0,2}\s*(?:[:=]|!=)=?=?>?\s*[\"'`]"
+    r"(?:key|pass|pwd|secret|contrase)\w{0,40}[\]'\"]{0,2}\s*(?:[:=]|!=)=?=?>?\s*[\"'`]"
     r"|[\"'`]\s*[!=]==?|[\"'`];")
 _QUOTES = ("\"", "'", "`")
-_TOKEN_RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}")
+_TOKEN_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{20,}={0,2}")
 _HEX_ID = re.compile(r"[0-9a-fA-F-]+")
 # detect-secrets' own is_likely_id_string looks anywhere earlier on the line, so one
 # "trace_id" would hide every later secret; we only look right before the candidate.
@@ -270,7 +281,7 @@ class _SecretScanner:
         for run in _TOKEN_RUN.finditer(line):
             value = run.group()
             if (self._looks_random(value) and not _is_filtered(value)
-                    and not _ID_BEFORE.search(line, 0, run.start())
+                    and not _ID_BEFORE.search(line, max(0, run.start() - 40), run.start())
                     and self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit):
                 spans.append((run.start(), run.end(), "high-entropy"))
         return spans
@@ -291,7 +302,8 @@ def _windows(line: str) -> list[tuple[int, str]]:
     if len(line) <= _WINDOW:
         return [(0, line)]
     step = _WINDOW - _WINDOW_OVERLAP
-    return [(offset, line[offset: offset + _WINDOW]) for offset in range(0, len(line) - _WINDOW_OVERLAP, step)]
+    return [(offset, line[offset: offset + _WINDOW])
+            for offset in range(0, len(line) - _WINDOW_OVERLAP, step)]
 
 
 def _secret_span(match: re.Match[str]) -> tuple[int, int]:
@@ -361,6 +373,10 @@ def _scanner() -> _SecretScanner:
     return _SCANNER
 
 
+_PLAIN_MAX = 16
+_PLAIN = re.compile(r"[\w.:/-]*")
+
+
 class Redactor:
     """Redacts text and structured metadata. Immutable after construction, so thread-safe.
 
@@ -373,6 +389,13 @@ class Redactor:
         self._scanner = _scanner()
 
     def redact(self, text: str) -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"redact() takes text, not {type(text).__name__}; see redact_mapping")
+        if len(text) <= _PLAIN_MAX and _PLAIN.fullmatch(text) and not (self._internal_hosts and "." in text):
+            # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted; nothing
+            # this short and plain can hold a token (the shortest, an AWS key id, has 20 characters), and without a
+            # dot it is no host name either.
+            return text
         try:
             return self._redact(text)
         except Exception:
@@ -445,8 +468,11 @@ def _defang_dots(text: str) -> str:
 
 def _defang_url(match: re.Match[str]) -> str:
     scheme, rest = match.group(1), match.group(2)
-    if scheme.lower() in ("http", "https"):
+    lowered = scheme.lower()
+    if lowered in ("http", "https"):
         return scheme[0] + "xx" + scheme[3:] + "://" + _defang_dots(rest)
+    if lowered in ("hxxp", "hxxps"):
+        return scheme + "://" + _defang_dots(rest)
     return scheme + "[:]//" + _defang_dots(rest)
 
 
@@ -455,9 +481,10 @@ def neutralise(text: str) -> str:
 
     Escaping &, < and > (Slack's only reserved characters) turns every <!channel>, <@U…>,
     <#C…>, <!subteam^…> and <url|label> into literal text, including forms we don't know.
-    Raw URLs are defanged the way incident responders write indicators (hxxps://evil[.]example)
-    because Slack auto-links bare URLs and domains in any renderer, code spans or not, while a
-    defanged URL still reads plainly and cannot be clicked or pasted into a browser by accident.
+    Raw URLs are defanged the way incident responders write indicators (hxxps://evil[.]example):
+    it still reads plainly, and it is dead everywhere the text travels (desktop, mobile,
+    notifications, copy-paste), whereas wrapping in backticks relies on each client not
+    linkifying code, and a URL containing a backtick would close the span.
     Plain "@channel" is left alone: it only notifies when posted with link_names, which we never
     use. Already-escaped entities are not escaped again, so neutralising twice changes nothing.
     """

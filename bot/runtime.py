@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import timedelta
 
 from bot.clock import Clock
 from bot.config import Config, Settings
 from bot.redact import Redactor
-from bot.slackapi import SlackPort
 from bot.store.db import Database
 from bot.worker import Worker
+
+if TYPE_CHECKING:  # slackapi renders approvals, which need the runtime: import only for types
+    from bot.slackapi import SlackPort
 
 
 @dataclass
@@ -18,7 +21,7 @@ class Runtime:
     config: Config
     db: Database
     clock: Clock
-    slack: SlackPort
+    slack: "SlackPort"
     worker: Worker
     redactor: Redactor
 

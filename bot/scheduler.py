@@ -63,6 +63,7 @@ def run_due(rt: Runtime, now: datetime | None = None) -> list[int]:
         messages = _fire(rt, timer_id, now)
         if messages is not None:
             fired.append(timer_id)
+        if messages:
             rt.slack.deliver(messages)
     return fired
 
@@ -91,6 +92,11 @@ class LeaderLock:
         self.url = url
         self._engine = None if url.startswith("sqlite") else create_engine(url, poolclass=NullPool)
         self._connection: Connection | None = None
+        self._held = False
+
+    @property
+    def single_process(self) -> bool:
+        return self._engine is None
 
     def acquire(self) -> bool:
         if self._engine is None:
@@ -99,8 +105,8 @@ class LeaderLock:
             if self._connection is None:
                 self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             query = text("SELECT pg_try_advisory_lock(:key)")
-            if self._connection.execute(query, {"key": LEADER_LOCK_KEY}).scalar():
-                return True
+            self._held = bool(self._connection.execute(query, {"key": LEADER_LOCK_KEY}).scalar())
+            return self._held
         except Exception as error:
             log.warning("scheduler: could not try the leader lock: %s", error)
             self._close()
@@ -117,7 +123,13 @@ class LeaderLock:
             return False
 
     def release(self) -> None:
-        # Closing the session releases the lock, whatever state the connection is in.
+        # Unlock explicitly: a closed session's lock goes only when its server process has ended, a moment later.
+        # Closing alone still releases it, whatever state the connection is in.
+        if self._connection is not None and self._held:
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY})
+            except Exception:
+                pass
         self._close()
         if self._engine is not None:
             self._engine.dispose()
@@ -129,6 +141,7 @@ class LeaderLock:
             except Exception:
                 pass
             self._connection = None
+        self._held = False
 
 
 class _AppEngineJobStore(SQLAlchemyJobStore):
@@ -170,11 +183,9 @@ class Scheduler:
 
     def start(self) -> None:
         _SCHEDULERS[self.key] = self
-        if self._lock.acquire():
-            self._lead()
-        else:
+        if not self._try_to_lead():
             log.info("scheduler: another replica leads; retrying for the lock every %s s", self.retry_seconds)
-        if self._lock.url.startswith("sqlite"):
+        if self._lock.single_process:
             return
         self._thread = threading.Thread(target=self._watch, name="steward-leader", daemon=True)
         self._thread.start()
@@ -203,8 +214,20 @@ class Scheduler:
             if self.is_leader and not self._lock.still_held():
                 log.error("scheduler: lost the leader lock (database connection gone); stopping the scheduler")
                 self._follow()
-            elif not self.is_leader and self._lock.acquire():
-                self._lead()
+            elif not self.is_leader:
+                self._try_to_lead()
+
+    def _try_to_lead(self) -> bool:
+        if not self._lock.acquire():
+            return False
+        try:
+            self._lead()
+            return True
+        except Exception:
+            # Holding the lock without running the scheduler would leave every replica without one.
+            log.exception("scheduler: could not start the scheduler; letting go of the leader lock")
+            self._lock.release()
+            return False
 
     def _lead(self) -> None:
         # The engine is the app's: the job store lives in the same database, read by this scheduler only.

@@ -8,12 +8,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
+from sqlmodel import select
 
 from bot import blocks, metrics
+from bot.approvals import button_value, sentence
 from bot.incidents import set_card, view_of
-from bot.messages import Ephemeral, Message, Post, RefreshCard
+from bot.messages import Ephemeral, Message, Post, RefreshApproval, RefreshCard
 from bot.store.db import Database
-from bot.store.models import Incident
+from bot.store.models import ApprovalRequest, Incident, StatusUpdate, TimelineEvent
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,10 @@ class SlackPort:
     """The one place Steward's flows talk to Slack. Delivery failures are logged with the reason and never
     undo what was already stored."""
 
-    def __init__(self, client: WebClient, db: Database) -> None:
+    def __init__(self, client: WebClient, db: Database, secret: str) -> None:
         self.client = client
         self.db = db
+        self._secret = secret  # signs approval buttons as they are rendered
 
     def deliver(self, messages: Iterable[Message]) -> None:
         for message in messages:
@@ -47,6 +50,8 @@ class SlackPort:
                     self.ephemeral(message)
                 elif isinstance(message, RefreshCard):
                     self.refresh_card(message.incident_id)
+                elif isinstance(message, RefreshApproval):
+                    self.refresh_approval(message.request_id)
             except SlackApiError as error:
                 self.failed(type(message).__name__, error)
 
@@ -73,7 +78,11 @@ class SlackPort:
     def refresh_card(self, incident_id: str) -> None:
         with self.db.session() as session:
             view = view_of(session, session.get(Incident, incident_id))
-        text, card = blocks.incident_card(view)
+            latest = session.exec(
+                select(StatusUpdate).where(StatusUpdate.incident_id == incident_id, StatusUpdate.state == "published")
+                .order_by(StatusUpdate.published_at.desc(), StatusUpdate.id.desc())  # type: ignore[union-attr]
+            ).first()
+        text, card = blocks.incident_card(view, last_update=blocks.last_update_line(latest) if latest else None)
         if view.card_ts:
             self.client.chat_update(channel=view.channel_id, ts=view.card_ts, text=text, blocks=card)
             return
@@ -81,6 +90,20 @@ class SlackPort:
         ts = self.post(Post(channel=view.channel_id, text=text, blocks=card))
         set_card(self.db, incident_id, ts)
         self.client.pins_add(channel=view.channel_id, timestamp=ts)
+
+    def refresh_approval(self, request_id: str) -> None:
+        """The approval message shows the request's state: buttons while pending, the outcome after."""
+        with self.db.session() as session:
+            request = session.get(ApprovalRequest, request_id)
+            value = button_value(self._secret, request) if request.state == "pending" else None
+            ids = [int(ref["id"]) for ref in request.packet.get("event_refs", [])]
+            evidence = session.execute(select(TimelineEvent).where(TimelineEvent.id.in_(ids))
+                                       .order_by(TimelineEvent.at.desc()).limit(8)).scalars().all()
+            text, message = blocks.approval_message(request, sentence(request), value, evidence)
+            if request.slack_ts:
+                self.client.chat_update(channel=request.slack_channel, ts=request.slack_ts, text=text, blocks=message)
+                return
+            request.slack_ts = self.post(Post(channel=request.slack_channel, text=text, blocks=message))
 
     def create_channel(self, name: str) -> str:
         return self.client.conversations_create(name=name)["channel"]["id"]

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Row
 
 from bot.assembly import EventLike, Inference, alert_clusters, assemble
 from bot.errors import UserError
@@ -35,6 +38,8 @@ HUMAN_KINDS = ("note", "decision")
 ALERT_KINDS = ("alert", "alert_resolved")
 ACTION_KINDS = ("mitigation", "action_executed")
 MAX_FACTS = 20
+MAX_INFERENCES = 8
+DEMOTED_SHOWN = 3  # speculative statements shown among the inferences, newest first
 # How many facts of each kind a draft keeps when the timeline is long: the newest of each, so an alert storm
 # cannot push people's notes and the recent changes out of the update.
 FACT_BUDGET = {"human": 8, "change": 5, "action": 3}
@@ -79,6 +84,7 @@ class StatusDraft(BaseModel):
     facts: list[Fact] = Field(default_factory=list)
     facts_omitted: int = 0
     inferences: list[Inference] = Field(default_factory=list)
+    inferences_omitted: int = 0
     unknowns: list[str] = Field(default_factory=list)
     firing_alerts: list[str] = Field(default_factory=list)
     guard_notes: list[str] = Field(default_factory=list)
@@ -111,108 +117,171 @@ def firing_alerts(events: Sequence[EventLike]) -> list[str]:
 
 
 def draft_status_update(view: IncidentView, events: Sequence[EventLike], *, now: datetime, cadence_minutes: int | None,
-                        redact: Callable[[str], Any]) -> StatusDraft:
-    """The draft for `view` from its timeline (events in time order). `redact` is `Redactor.redact_mapping`."""
-    assembled = assemble(view.id, view.detected_at, view.services, _assembly_input(events))
-    firing = firing_alerts(events)
-    guard_notes: list[str] = []
-    people = _people(view, events)
-    root_cause_recorded = any(e.kind == "decision" and ROOT_CAUSE_RECORDED.search(e.summary) for e in events)
-    facts, demoted = _facts(events, people, set(view.services), root_cause_recorded, guard_notes)
-    human = [f for f in facts if f.kind in HUMAN_KINDS]
-    kept, omitted = _select(facts)
+                        redact: Callable[[str], str]) -> StatusDraft:
+    """The draft for `view` from its timeline (events in time order). `redact` is `Redactor.redact`."""
+    timeline = _read(events)
+    assembled = assemble(view.id, view.detected_at, view.services, timeline.for_assembly)
+    firing = firing_alerts(timeline.latest_alerts.values())
+    services = {*view.services, *(e.service for e in timeline.changes if e.service)}
+    people = {p.lower() for p in (*timeline.actors, *(u for holders in view.roles.values() for u in holders))}
+    said = _said_by_people(timeline.human, people, services, timeline.root_cause_recorded)
+    facts, omitted = _facts(timeline, said, people, services)
+    resolved_while_firing = view.status == "resolved" and bool(firing)
+    if resolved_while_firing:
+        said.notes.append(f"Status shows monitoring, not resolved: {len(firing)} attached alert(s) still fire.")
+    demoted = said.demoted[-DEMOTED_SHOWN:]
+    correlations = assembled.inferences[:MAX_INFERENCES - len(demoted)]
     first = assembled.first_signal
-    status = view.status
-    if status == "resolved" and firing:
-        status = "monitoring"
-        guard_notes.append(f"Status shows monitoring, not resolved: {len(firing)} attached alert(s) still fire.")
     draft = StatusDraft(
-        incident_id=view.id, title=view.title, severity=view.severity, status=status,
-        impact=_impact(human, firing, view.services),
+        incident_id=view.id, title=view.title, severity=view.severity,
+        status="monitoring" if resolved_while_firing else view.status,
+        impact=said.impact or f"Not stated yet; {_alert_summary(firing, view.services)}.",
         started_at=min(first.at, view.detected_at) if first else view.detected_at,
-        current_finding=_finding(human, firing, view.services),
-        mitigation=_mitigation(facts),
+        current_finding=said.finding or f"No finding recorded yet; {_alert_summary(firing, view.services)}.",
+        mitigation=_mitigation(timeline, said),
         next_update_at=now + timedelta(minutes=cadence_minutes) if cadence_minutes and view.status != "resolved" else None,
-        facts=kept, facts_omitted=omitted,
-        inferences=[*assembled.inferences, *demoted],
-        unknowns=_unknowns(events, human, root_cause_recorded, view.status == "resolved" and firing),
-        firing_alerts=firing, guard_notes=guard_notes, drafted_at=now,
+        facts=facts, facts_omitted=omitted,
+        inferences=[*correlations, *demoted],
+        inferences_omitted=len(assembled.inferences) - len(correlations) + len(said.demoted) - len(demoted),
+        unknowns=_unknowns(timeline, said, resolved_while_firing),
+        firing_alerts=firing, guard_notes=said.notes, drafted_at=now,
     )
-    return StatusDraft.model_validate(redact(draft.model_dump()))
+    return StatusDraft.model_validate(_redacted(draft.model_dump(), redact))
 
 
-def _assembly_input(events: Sequence[EventLike]) -> list[EventLike]:
-    """Only what the draft reads from the assembled view (first signal, the changes before it and their
-    correlations, mitigations, decisions): the error signatures over every alert annotation serve the timeline
-    view, and on a long timeline they would cost most of the drafting time."""
-    first = next((e for e in events if e.kind == "alert"), None)
-    anchor = first.at if first else None
-    keep = []
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """Every text in the draft through the redactor (field names are ours, so they are left alone)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value
+
+
+@dataclass
+class _Timeline:
+    """The events a draft reads, sorted in one pass over the timeline (which may hold tens of thousands)."""
+
+    latest_alerts: dict[str, EventLike] = field(default_factory=dict)  # fingerprint -> its latest alert event
+    alert_groups: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (kind, summary) -> [first, count]
+    changes: list[EventLike] = field(default_factory=list)
+    human: list[EventLike] = field(default_factory=list)
+    actions: list[EventLike] = field(default_factory=list)
+    # Only what the draft reads from the assembled view, the first signal and the changes before it (for their
+    # correlations): the error signatures over every alert annotation serve the timeline view, and on a long
+    # timeline they would cost most of the drafting time.
+    for_assembly: list[EventLike] = field(default_factory=list)
+    actors: set[str] = field(default_factory=set)
+    root_cause_recorded: bool = False
+    rollback_proposed: bool = False
+    rollback_executed: bool = False
+
+
+def _read(events: Sequence[EventLike]) -> _Timeline:
+    t = _Timeline()
+    first: EventLike | None = None
+    fields = _fields_reader(events)
     for event in events:
-        if event is first or event.kind in ("mitigation", "action_executed", "decision"):
-            keep.append(event)
-        elif event.kind == "change" and (anchor is None or event.at <= anchor):
-            keep.append(event)
-    return keep
-
-
-def _people(view: IncidentView, events: Sequence[EventLike]) -> set[str]:
-    """Who could be named: role holders and the actors the timeline knows (deployers, note authors)."""
-    names = {u for holders in view.roles.values() for u in holders}
-    for event in events:
-        if event.actor:
-            names.add(event.actor)
-        actor = event.details.get("actor") if event.kind == "change" else None
-        if isinstance(actor, str) and actor:
-            names.add(actor)
-    return {n.lower() for n in names}
-
-
-def _facts(events: Sequence[EventLike], people: set[str], services: set[str], root_cause_recorded: bool,
-           guard_notes: list[str]) -> tuple[list[Fact], list[Inference]]:
-    facts: list[Fact] = []
-    demoted: list[Inference] = []
-    alerts: dict[tuple[str, str], Fact] = {}
-    services = services | {e.service for e in events if e.service}
-    for event in events:
-        if event.kind in HUMAN_KINDS:
-            fact = _human_fact(event, people, services, root_cause_recorded, guard_notes, demoted)
-        elif event.kind in ALERT_KINDS:
-            key = (event.kind, event.summary)
-            if key in alerts:
-                alerts[key].count += 1
-                continue
-            fact = alerts[key] = Fact(at=event.at, kind=event.kind, ref=_ref(event), quote=event.summary,
-                                      text=f"Alert {'fired' if event.kind == 'alert' else 'resolved'}")
-        elif event.kind == "change":
-            description = event.details.get("description") or ""
-            fact = Fact(at=event.at, kind="change", text=event.summary, ref=_ref(event),
-                        quote=_blameless(description.splitlines()[0], people, services)[0] or None if description else None)
-        elif event.kind in ACTION_KINDS:
-            fact = Fact(at=event.at, kind=event.kind, text=event.summary, ref=_ref(event))
-        else:
+        kind, summary, details, actor = fields(event)
+        if kind in ALERT_KINDS:
+            t.latest_alerts[details.get("fingerprint", summary)] = event
+            t.alert_groups.setdefault((kind, summary), [event, 0])[1] += 1
+            if first is None and kind == "alert":
+                first = event
+                t.for_assembly.append(event)
             continue
-        if fact is not None:
-            facts.append(fact)
-    return facts, demoted
+        if actor:
+            t.actors.add(actor)
+        if kind == "change":
+            t.changes.append(event)
+            if isinstance(details.get("actor"), str):
+                t.actors.add(details["actor"])
+            if first is None or event.at <= first.at:
+                t.for_assembly.append(event)
+        elif kind in HUMAN_KINDS:
+            t.human.append(event)
+            t.rollback_proposed = t.rollback_proposed or bool(ROLLBACK.search(summary))
+            if kind == "decision":
+                t.root_cause_recorded = t.root_cause_recorded or bool(ROOT_CAUSE_RECORDED.search(summary))
+        elif kind in ACTION_KINDS:
+            t.actions.append(event)
+        if details.get("action") == "rollback_deployment":  # an approval request for it, or its execution
+            t.rollback_proposed = True
+            t.rollback_executed = t.rollback_executed or kind == "action_executed"
+    return t
 
 
-def _human_fact(event: EventLike, people: set[str], services: set[str], root_cause_recorded: bool,
-                guard_notes: list[str], demoted: list[Inference]) -> Fact | None:
+def _fields_reader(events: Sequence[EventLike]) -> Callable[[EventLike], tuple[str, str, dict[str, Any], str | None]]:
+    """(kind, summary, details, actor) of an event. SQLAlchemy rows (what `events_for` returns) answer by position
+    about twenty times faster than by name, and this reads every event of timelines that grow to tens of thousands."""
+    names = ("kind", "summary", "details", "actor")
+    if events and isinstance(events[0], Row):
+        return itemgetter(*(events[0]._fields.index(n) for n in names))
+    return attrgetter(*names)
+
+
+@dataclass
+class _Said:
+    """What people said that the draft uses, after the guards."""
+
+    facts: list[Fact] = field(default_factory=list)
+    demoted: list[Inference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    left_out: int = 0
+    impact: str | None = None
+    finding: str | None = None
+    decided: str | None = None
+
+
+def _said_by_people(human: Sequence[EventLike], people: set[str], services: set[str], root_cause_recorded: bool) -> _Said:
+    """The newest notes and decisions through the guards: the newest few become facts; further back, only the
+    latest statement of impact, finding and decision is looked for."""
+    said = _Said()
+    for event in reversed(human):
+        in_window = len(said.facts) < FACT_BUDGET["human"]
+        if not in_window and None not in (said.impact, said.finding, said.decided):
+            break
+        text = _guarded(event, people, services, root_cause_recorded, said if in_window else None)
+        if text is None:
+            continue
+        if in_window:
+            said.facts.append(Fact(at=event.at, kind=event.kind, text=text, ref=_ref(event)))
+        records_cause = event.kind == "decision" and ROOT_CAUSE_RECORDED.search(text)
+        if said.impact is None and IMPACT.search(text):
+            said.impact = text
+        if said.finding is None and (event.kind == "note" or records_cause):
+            said.finding = text
+        if said.decided is None and event.kind == "decision" and not records_cause:
+            said.decided = text
+    for found in (said.facts, said.demoted, said.notes):
+        found.reverse()
+    return said
+
+
+def _guarded(event: EventLike, people: set[str], services: set[str], root_cause_recorded: bool,
+             said: _Said | None) -> str | None:
+    """The statement as a fact may say it, or None; what the guards did is told to `said` when given."""
     when = event.at.strftime("%H:%M")
     text, named = _blameless(event.summary, people, services)
     if named == "dropped":
-        guard_notes.append(f"Left out the {event.kind} of {when}: it names a person as a cause. Say what changed instead.")
+        if said is not None:
+            said.left_out += 1
+            said.notes.append(f"Left out the {event.kind} of {when}: it names a person as a cause. "
+                              "Say what changed instead.")
         return None
-    if named == "reworded":
-        guard_notes.append(f"Reworded the {event.kind} of {when} to name the change, not a person, as the cause.")
     speculative = SPECULATIVE.search(text) or (not root_cause_recorded and ROOT_CAUSE_CLAIM.search(text))
     if speculative:
-        demoted.append(Inference(statement=text, confidence="low", refs=[_ref(event)]))
-        guard_notes.append(f"Moved the {event.kind} of {when} to the inferences: “{speculative.group(0)}” is not an "
-                           f"observation{'' if SPECULATIVE.search(text) else ' before a decision records the root cause'}.")
+        if said is not None:
+            said.left_out += 1
+            said.demoted.append(Inference(statement=text, confidence="low", refs=[_ref(event)]))
+            said.notes.append(f"Moved the {event.kind} of {when} to the inferences: “{speculative.group(0)}” is not an "
+                              f"observation{'' if SPECULATIVE.search(text) else ' before a decision records the root cause'}.")
         return None
-    return Fact(at=event.at, kind=event.kind, text=text, ref=_ref(event))
+    if named == "reworded" and said is not None:
+        said.notes.append(f"Reworded the {event.kind} of {when} to name the change, not a person, as the cause.")
+    return text
 
 
 def _blameless(text: str, people: set[str], services: set[str]) -> tuple[str, str]:
@@ -249,23 +318,25 @@ def _ref(event: EventLike) -> str:
     return event.evidence_ref or f"{event.kind}:{event.id}"
 
 
-def _select(facts: list[Fact]) -> tuple[list[Fact], int]:
-    """At most MAX_FACTS, in time order: the first alert always, the newest of each kind within its budget,
-    then the newest alerts."""
-    if len(facts) <= MAX_FACTS:
-        return facts, 0
-    group = {**{k: "human" for k in HUMAN_KINDS}, "change": "change", **{k: "action" for k in ACTION_KINDS}}
-    chosen: list[int] = []
-    first_alert = next((i for i, f in enumerate(facts) if f.kind == "alert"), None)
-    if first_alert is not None:
-        chosen.append(first_alert)
-    for name, budget in FACT_BUDGET.items():
-        chosen += [i for i, f in enumerate(facts) if group.get(f.kind) == name][-budget:]
-    rest = [i for i, f in enumerate(facts) if f.kind in ALERT_KINDS and i != first_alert]
-    room = MAX_FACTS - len(chosen)
-    chosen += rest[-room:] if room > 0 else []
-    kept = [facts[i] for i in sorted(set(chosen))]
-    return kept, len(facts) - len(kept)
+def _facts(t: _Timeline, said: _Said, people: set[str], services: set[str]) -> tuple[list[Fact], int]:
+    """At most MAX_FACTS, in time order: the newest of each kind within its budget and the first alert always,
+    then the newest alerts; returns them and how many were left for the timeline."""
+    changes = [_change_fact(e, people, services) for e in t.changes[-FACT_BUDGET["change"]:]]
+    actions = [Fact(at=e.at, kind=e.kind, text=e.summary, ref=_ref(e)) for e in t.actions[-FACT_BUDGET["action"]:]]
+    groups = list(t.alert_groups.values())
+    room = max(MAX_FACTS - len(said.facts) - len(changes) - len(actions), 1)
+    shown = groups[:1] + groups[1:][-(room - 1):] if room > 1 else groups[:1]
+    alerts = [Fact(at=e.at, kind=e.kind, ref=_ref(e), quote=e.summary, count=n,
+                   text=f"Alert {'fired' if e.kind == 'alert' else 'resolved'}") for e, n in shown]
+    facts = sorted([*alerts, *changes, *actions, *said.facts], key=lambda f: f.at)
+    candidates = len(groups) + len(t.changes) + len(t.actions) + len(t.human) - said.left_out
+    return facts, candidates - len(facts)
+
+
+def _change_fact(event: EventLike, people: set[str], services: set[str]) -> Fact:
+    description = event.details.get("description") or ""
+    quote = _blameless(description.splitlines()[0], people, services)[0] if description.strip() else ""
+    return Fact(at=event.at, kind="change", text=event.summary, ref=_ref(event), quote=quote or None)
 
 
 def _alert_summary(firing: list[str], services: Sequence[str]) -> str:
@@ -275,51 +346,20 @@ def _alert_summary(firing: list[str], services: Sequence[str]) -> str:
     return f"{len(firing)} attached alert{'s' if len(firing) != 1 else ''} firing{where}"
 
 
-def _impact(human: list[Fact], firing: list[str], services: Sequence[str]) -> str:
-    stated = [f for f in human if IMPACT.search(f.text)]
-    if stated:
-        return stated[-1].text
-    return f"Not stated yet; {_alert_summary(firing, services)}."
+def _mitigation(t: _Timeline, said: _Said) -> str:
+    if t.actions:
+        return t.actions[-1].summary
+    return f"Decided: {said.decided}" if said.decided else "None in place yet."
 
 
-def _finding(human: list[Fact], firing: list[str], services: Sequence[str]) -> str:
-    """The latest note, or a decision recording the root cause; else Steward's own count of firing alerts,
-    never an alert's or a commit's text."""
-    findings = [f for f in human if f.kind == "note" or ROOT_CAUSE_RECORDED.search(f.text)]
-    if findings:
-        return findings[-1].text
-    summary = _alert_summary(firing, services)
-    return f"No finding recorded yet; {summary}."
-
-
-def _mitigation(facts: list[Fact]) -> str:
-    done = [f for f in facts if f.kind in ACTION_KINDS]
-    if done:
-        return done[-1].text
-    decided = [f for f in facts if f.kind == "decision" and not ROOT_CAUSE_RECORDED.search(f.text)]
-    return f"Decided: {decided[-1].text}" if decided else "None in place yet."
-
-
-def _unknowns(events: Sequence[EventLike], human: list[Fact], root_cause_recorded: bool, resolved_while_firing: bool) -> list[str]:
+def _unknowns(t: _Timeline, said: _Said, resolved_while_firing: bool) -> list[str]:
     unknowns = []
-    if not root_cause_recorded:
+    if not t.root_cause_recorded:
         unknowns.append("Root cause: no decision records it yet.")
-    if not any(IMPACT.search(f.text) for f in human):
+    if said.impact is None:
         unknowns.append("Customer impact scope: no note states it yet.")
-    if _rollback_on_the_table(events):
+    if t.rollback_proposed and not t.rollback_executed:
         unknowns.append("Rollback compatibility (schema, data, config): a rollback is on the table and unverified.")
     if resolved_while_firing:
         unknowns.append("Whether recovery holds: the incident was resolved by override while attached alerts fire.")
     return unknowns
-
-
-def _rollback_on_the_table(events: Sequence[EventLike]) -> bool:
-    proposed = executed = False
-    for event in events:
-        action = event.details.get("action") if isinstance(event.details, dict) else None
-        if event.kind in HUMAN_KINDS and ROLLBACK.search(event.summary):
-            proposed = True
-        elif action == "rollback_deployment":
-            proposed = True
-            executed = executed or event.kind == "action_executed"
-    return proposed and not executed

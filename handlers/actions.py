@@ -1,6 +1,7 @@
-"""Button listeners (block_actions): ack at once, hand the click to the worker.
+"""Button listeners (block_actions): ack at once and hand the click to its flow on the worker.
 
-`ACTIONS` holds the action ids of DESIGN section 9 that this app handles.
+`CLICKS` maps the action ids of DESIGN section 9 to the flows that handle them; every flow takes
+(runtime, user, channel, button value, response_url).
 """
 from __future__ import annotations
 
@@ -8,36 +9,33 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, App
 
+from bot.approval_flow import approve, deny
+from bot.reminders import snooze_reminder
 from bot.runtime import Runtime
+from bot.status_flow import discard_draft, publish_draft
 from bot.triage import declare_from_alert
 
-Listener = Callable[[Runtime, Ack, dict, dict], None]
-ACTIONS: dict[str, Listener] = {}
+ClickFlow = Callable[[Runtime, str, str, str, str | None], None]
+CLICKS: dict[str, ClickFlow] = {
+    "approval_approve": approve,
+    "approval_deny": deny,
+    "status_publish": publish_draft,
+    "status_discard": discard_draft,
+    "reminder_snooze": snooze_reminder,
+    "triage_declare": declare_from_alert,
+}
 
 
-def on_action(action_id: str) -> Callable[[Listener], Listener]:
-    def register(listener: Listener) -> Listener:
-        ACTIONS[action_id] = listener
-        return listener
+def _listener(rt: Runtime, flow: ClickFlow) -> Callable[[Ack, dict, dict], None]:
+    # Bolt injects arguments by parameter name, so the listener spells them out.
+    def click(ack: Ack, body: dict, action: dict) -> None:
+        ack()
+        user, channel = body["user"]["id"], body["channel"]["id"]
+        rt.worker.submit(channel, flow, rt, user, channel, action.get("value", ""), body.get("response_url"))
 
-    return register
-
-
-@on_action("triage_declare")
-def triage_declare(rt: Runtime, ack: Ack, body: dict, action: dict) -> None:
-    ack()
-    user, channel = body["user"]["id"], body["channel"]["id"]
-    rt.worker.submit(channel, declare_from_alert, rt, user, channel, action.get("value", ""), body.get("response_url"))
-
-
-def _bind(rt: Runtime, listener: Listener) -> Callable[[Ack, dict, dict], None]:
-    # Bolt injects arguments by parameter name, so the bound listener spells them out.
-    def run(ack: Ack, body: dict, action: dict) -> None:
-        listener(rt, ack, body, action)
-
-    return run
+    return click
 
 
 def register(app: App, rt: Runtime) -> None:
-    for action_id, listener in ACTIONS.items():
-        app.action(action_id)(_bind(rt, listener))
+    for action_id, flow in CLICKS.items():
+        app.action(action_id)(_listener(rt, flow))

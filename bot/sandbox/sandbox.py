@@ -178,7 +178,7 @@ class SlackSandbox:
 
     def click(self, action_id: str, value: str | None, user: str, channel: str, message_ts: str | None = None,
               ephemeral: bool | None = None, block_id: str | None = None, *, timestamp: int | None = None,
-              signature: str | None = None, sign: bool = True) -> httpx.Response:
+              signature: str | None = None, sign: bool = True, to: str | None = None) -> httpx.Response:
         """Press a button. Without message_ts, the latest message in the channel (or ephemeral to the user)
         carrying that action_id is the one pressed."""
         clicker, where = self.workspace.user(user), self.workspace.channel(channel)
@@ -202,7 +202,7 @@ class SlackSandbox:
             message=message, is_ephemeral=ephemeral, action=action, response_url=response_url,
             trigger_id=payloads.new_trigger_id())
         fields = {"payload": json.dumps(payload, separators=(",", ":"))}
-        return self.sender.form("block_actions", fields, payload, Signing(timestamp, signature, sign))
+        return self.sender.form("block_actions", fields, payload, Signing(timestamp, signature, sign), to=to)
 
     def click_button(self, message: Message, action_id: str, user: str, **signing: Any) -> httpx.Response:
         found = payloads.find_button(message.blocks, action_id)

@@ -54,16 +54,17 @@ class Sender:
         self._deliveries: list[Delivery] = []
         self._lock = threading.Lock()
 
-    def form(self, kind: str, fields: dict, record: dict, signing: Signing = Signing()) -> httpx.Response:
-        return self.post(kind, urlencode(fields).encode(), "application/x-www-form-urlencoded", record, signing)
+    def form(self, kind: str, fields: dict, record: dict, signing: Signing = Signing(), to: str | None = None) -> httpx.Response:
+        return self.post(kind, urlencode(fields).encode(), "application/x-www-form-urlencoded", record, signing, to=to)
 
     def json(self, kind: str, body: bytes, record: dict, signing: Signing = Signing(),
              headers: dict[str, str] | None = None) -> httpx.Response:
         return self.post(kind, body, "application/json", record, signing, headers)
 
     def post(self, kind: str, body: bytes, content_type: str, record: dict, signing: Signing = Signing(),
-             headers: dict[str, str] | None = None) -> httpx.Response:
-        url = self._events_url()
+             headers: dict[str, str] | None = None, to: str | None = None) -> httpx.Response:
+        # `to` sends to another replica of the app than events_url (several replicas behind one Request URL).
+        url = to or self._events_url()
         if not url:
             raise RuntimeError("events_url is not set: tell the sandbox where the app listens first")
         # Signatures use real time whatever the workspace clock says: the app checks them against its own.

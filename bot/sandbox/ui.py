@@ -3,7 +3,8 @@ to read the workspace as one person sees it and to act as that person, through t
 clicks the tests send.
 
 A scripted scenario (the demo's) can be attached: `page.replay` starts it, `page.progress` tells the page
-which step is playing so it can follow along.
+which step is playing so it can follow along, and `page.outside` names what the page shows from outside Slack
+(the demo's flag file), read on every poll.
 """
 from __future__ import annotations
 
@@ -43,16 +44,18 @@ class ScenarioProgress:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {"plays": 0, "running": False, "step": 0, "total": 0, "caption": "",
-                                       "user": None, "channel": None, "problem": None}
+                                       "user": None, "channel": None, "source": None, "problem": None}
 
     def begin(self, total: int) -> None:
         with self._lock:
             self._state.update(plays=self._state["plays"] + 1, running=True, step=0, total=total, caption="",
-                               problem=None)
+                               source=None, problem=None)
 
-    def at(self, step: int, caption: str, user: str | None, channel: str | None) -> None:
+    def at(self, step: int, caption: str, user: str | None, channel: str | None, source: str | None = None) -> None:
+        """Step `step` is playing: `user` acts in `channel`, or `source` (a system such as GitHub) acts while the
+        page shows that person's view of that channel."""
         with self._lock:
-            self._state.update(step=step, caption=caption, user=user, channel=channel)
+            self._state.update(step=step, caption=caption, user=user, channel=channel, source=source)
 
     def end(self, problem: str | None = None) -> None:
         with self._lock:
@@ -71,6 +74,8 @@ class WorkspacePage:
         # Set by whoever has a scenario to play: starts it in the background, False if it is already playing.
         self.replay: Callable[[], bool] | None = None
         self.autoplay = False  # play the scenario once, when the page is first opened
+        # Set by whoever has files to show beside the workspace: [{"name": ..., "text": ...}], one short line each.
+        self.outside: Callable[[], list[dict[str, str]]] | None = None
         self._viewed = False
         self._lock = threading.Lock()
 
@@ -123,6 +128,7 @@ class WorkspacePage:
                         "pins": list(current.pins)},
             "messages": _threaded(messages, set(current.pins)),
             "scenario": scenario,
+            "outside": self.outside() if self.outside else [],
         }
 
     def _channel_entry(self, channel: Channel, user: str) -> dict[str, Any]:

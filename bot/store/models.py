@@ -149,3 +149,83 @@ class Timer(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     created_at: datetime = _when()
     fired_at: datetime | None = _when(default=None)
+
+
+class ApprovalRequest(SQLModel, table=True):
+    """One exact action on one target in one environment, bound to one evidence hash, until it expires."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    incident_id: str = Field(foreign_key="incident.id", index=True)
+    action: str
+    target: str
+    environment: str
+    service: str
+    params: dict[str, Any] = _json()
+    packet: dict[str, Any] = _json()
+    evidence_hash: str
+    decision: str
+    rule_id: str | None = None
+    required_roles: list[str] = _json(list)
+    requested_by: str
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    state: str = "pending"  # pending approved denied expired invalidated cancelled executing executed failed unknown
+    decided_by: str | None = None
+    decided_at: datetime | None = _when(default=None)
+    result: dict[str, Any] = _json()
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+
+class Execution(SQLModel, table=True):
+    """A call to an executor; one per idempotency key, whatever races or re-requests happen."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True)
+    approval_id: str | None = Field(default=None, foreign_key="approvalrequest.id")
+    executor: str
+    call: str
+    started_at: datetime = _when()
+    finished_at: datetime | None = _when(default=None)
+    outcome: str = "running"  # running | succeeded | waiting | failed
+    readback: dict[str, Any] = _json()
+    error: str | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of the global hash chain: each event's hash covers the previous one's."""
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = _when()
+    incident_id: str | None = Field(default=None, index=True)
+    actor: str
+    action: str
+    target: str | None = None
+    environment: str | None = None
+    decision: str | None = None
+    rule: str | None = None
+    evidence_hash: str | None = None
+    approver: str | None = None
+    reason: str | None = None
+    telemetry_before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    telemetry_after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    details: dict[str, Any] = _json()
+    prev_hash: str
+    hash: str
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's head, one row, locked while appending so replicas never fork the chain."""
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = 0
+    hash: str = "0" * 64
+
+
+class Setting(SQLModel, table=True):
+    """Switches every replica must see, such as the kill switch."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+    updated_by: str | None = None
+    updated_at: datetime = _when()

@@ -319,7 +319,8 @@ function renderScenario() {
   replay.textContent = scenario.running ? "Replaying…" : "Replay scenario";
   status.classList.toggle("problem", Boolean(scenario.problem));
   if (scenario.running && scenario.step) {
-    const who = personName(scenario.user) || "someone";
+    // A source's step (a webhook) names the source; a person's step names the person.
+    const who = scenario.source ? `${scenario.source} → Steward` : personName(scenario.user) || "someone";
     setStatus(`<span class="step">Replaying ${scenario.step}/${scenario.total}</span><span>${escapeHtml(who)}: <code>${
       escapeHtml(scenario.caption)}</code></span>`);
   } else if (scenario.running) {
@@ -335,6 +336,22 @@ function renderScenario() {
 
 function setStatus(html) {
   setHtml($("scenario-status"), html);
+}
+
+// Files outside Slack that the scenario changes (the demo's flag file), read by the sandbox on every poll.
+function renderOutside() {
+  const el = $("outside");
+  const files = state.view.outside || [];
+  el.hidden = !files.length;
+  const html = files.map((f) => `<span class="file" title="${escapeHtml(f.name)}: ${escapeHtml(f.text)}">🗂 <b>${
+    escapeHtml(f.name)}</b> ${escapeHtml(f.text)}</span>`).join("");
+  const changed = el.dataset.html !== undefined && el.dataset.html !== html;
+  setHtml(el, html);
+  if (changed) {  // a short highlight, without moving anything
+    el.classList.remove("changed");
+    void el.offsetWidth;
+    el.classList.add("changed");
+  }
 }
 
 // A replay moves between people and channels; the page follows it until the person picks their own way.
@@ -372,6 +389,7 @@ function apply(data) {
   renderChannels();
   renderHeader();
   renderScenario();
+  renderOutside();
   renderMessages();
 }
 

@@ -1,0 +1,207 @@
+"""The approval flows: `/incident mitigate` and `/incident rollback` (with `--dry-run`), Approve and Deny clicks,
+expiry, cancellation on resolve, the kill switch and `/incident audit`. Every production change goes through
+`bot.gateway`; every decision, refusal and state change is audited."""
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from bot import audit, blocks, gateway
+from bot.approvals import (Refusal, build_packet, check_approval, create_request, evidence_refs, move, parse_value,
+                           pending_for, set_kill_switch, valid_token)
+from bot.commands import Context, ParsedCommand, subcommand
+from bot.errors import BadCommand, UserError
+from bot.evidence import evidence_hash, missing_evidence
+from bot.incidents import view_of
+from bot.messages import Ephemeral, Message, Post, RefreshApproval
+from bot.mitigations import ACTIONS
+from bot.policy import PolicyInput, evaluate
+from bot.runtime import Runtime
+from bot.scheduler import on_timer
+from bot.status_flow import Resolution, on_resolved
+from bot.store.models import ApprovalRequest, Incident, Timer
+
+AGENT_PREFIXES = ("B",)
+
+
+def is_agent(rt: Runtime, user: str) -> bool:
+    """Bots (and Steward itself) are agents; asked of Slack, since a button value or a name proves nothing."""
+    if user.startswith(AGENT_PREFIXES):
+        return True
+    try:
+        return bool(rt.slack.client.users_info(user=user)["user"].get("is_bot"))
+    except SlackApiError:
+        return True  # fail closed: someone we cannot look up does not approve production changes
+
+
+@subcommand("mitigate", "mitigate flag <flag-key> off [env:<env>] [--dry-run]",
+            "ask to turn a feature flag off (approval per policies.yml)")
+def _mitigate(ctx: Context, parsed: ParsedCommand) -> list[Message]:
+    if len(parsed.words) != 3 or parsed.words[0] != "flag" or parsed.words[2] != "off":
+        raise BadCommand("Use `/incident mitigate flag <flag-key> off [env:<env>] [--dry-run]`.")
+    return request_action(ctx, "disable_flag", parsed.words[1], parsed, version=None)
+
+
+@subcommand("rollback", "rollback <service> [to:<version>] [env:<env>] [--dry-run]",
+            "ask to roll a service back (default: its previous successful deployment)")
+def _rollback(ctx: Context, parsed: ParsedCommand) -> list[Message]:
+    if len(parsed.words) != 1:
+        raise BadCommand("Use `/incident rollback <service> [to:<version>] [env:<env>] [--dry-run]`.")
+    return request_action(ctx, "rollback_deployment", parsed.words[0], parsed, version=parsed.options.get("to"))
+
+
+def request_action(ctx: Context, name: str, target: str, parsed: ParsedCommand, version: str | None) -> list[Message]:
+    rt, session, incident, user = ctx.rt, ctx.session, ctx.incident, ctx.request.user
+    environment = parsed.options.get("env", incident.environment)
+    plan = ACTIONS[name].plan(rt, session, target=target, environment=environment, version=version)
+    criticality = rt.config.services.services[plan.service].criticality
+    facts = PolicyInput(
+        action=name, environment=environment, service=plan.service, criticality=criticality,
+        incident_mode=incident.status != "resolved" and (not incident.services or plan.service in incident.services),
+        actor_is_agent=is_agent(rt, user), actor=user, **plan.policy_facts,
+    )
+    decision = evaluate(rt.config.policies, facts)
+    packet = build_packet(plan, evidence_refs(session, incident.id), user, incident.id)
+    digest = evidence_hash(packet)
+    missing = missing_evidence(packet, decision.evidence_required) if decision.decision != "deny" else []
+    now = rt.clock.now()
+    common = dict(at=now, actor=user, target=f"{name}:{plan.target}", environment=environment, rule=decision.rule_id,
+                  evidence_hash=digest, incident_id=incident.id)
+    if "--dry-run" in parsed.flags:
+        audit.append(session, action="dry_run", decision=decision.decision, reason="; ".join(decision.reasons), **common,
+                     details={"call": plan.call})
+        text, said = blocks.dry_run(plan, decision, packet.model_dump(mode="json"), digest)
+        return [ctx.reply(text, said)]
+    if decision.decision == "deny" or missing:
+        reasons = decision.reasons + ([f"evidence missing: {', '.join(missing)}"] if missing else [])
+        if plan.recommendation and plan.recommendation["safe_next_step"]:
+            reasons.append("safer next step: " + "; ".join(plan.recommendation["safe_next_step"]))
+        audit.append(session, action="request_refused", decision="deny", reason="; ".join(reasons), **common)
+        raise UserError(f"Refused by policy (`{decision.rule_id or 'no rule'}`): " + "; ".join(reasons))
+    state = "pending" if decision.decision == "approval_required" else "executing"
+    request = create_request(session, rt, plan, decision, packet, user, incident, state=state)
+    audit.append(session, action="approval_requested" if state == "pending" else "policy_allowed",
+                 decision=decision.decision, reason="; ".join(decision.reasons), **common, details={"request": request.id})
+    if state == "pending":
+        return [RefreshApproval(request.id), ctx.reply(f"Approval requested: `{request.id}`. "
+                                                        f"An approver ({' or '.join(decision.approval_from)}) must approve it.")]
+    session.commit()  # the gateway works in its own transactions; the allowed request must exist first
+    return [RefreshApproval(request.id), *gateway.execute(rt, request.id, approver=user)]
+
+
+def _reply(user: str, channel: str, response_url: str | None, text: str) -> Ephemeral:
+    return Ephemeral(user=user, channel=channel, text=text, blocks=blocks.error_blocks(text)[1], response_url=response_url)
+
+
+def _refused(rt: Runtime, request_id: str | None, user: str, refusal: Refusal, click: str) -> list[Message]:
+    """A refusal reaches the clicker only, is audited, and moves the request when it must (expired, invalidated)."""
+    messages: list[Message] = []
+    with rt.db.session() as session:
+        request = session.get(ApprovalRequest, request_id) if request_id else None
+        if request is not None and refusal.state and move(session, request.id, refusal.state, by=None, now=rt.clock.now()):
+            messages.append(RefreshApproval(request.id))
+        audit.append(session, at=rt.clock.now(), actor=user, action=f"{click}_refused", reason=str(refusal),
+                     target=f"{request.action}:{request.target}" if request else None,
+                     environment=request.environment if request else None,
+                     evidence_hash=request.evidence_hash if request else None,
+                     incident_id=request.incident_id if request else None,
+                     details={"request": request.id if request else None, "moved_to": refusal.state})
+    return messages
+
+
+def approve(rt: Runtime, user: str, channel: str, value: str, response_url: str | None) -> None:
+    request_id: str | None = None
+    try:
+        request_id, given = parse_value(value)
+        agent = is_agent(rt, user)
+        with rt.db.session() as session:
+            request = session.get(ApprovalRequest, request_id)
+            check_approval(rt, session, request, given, user, agent)
+            if not move(session, request.id, "executing", by=user, now=rt.clock.now()):
+                raise Refusal("This request was already handled by someone else.")
+            audit.append(session, at=rt.clock.now(), actor=user, action="approved", target=f"{request.action}:{request.target}",
+                         environment=request.environment, decision=request.decision, rule=request.rule_id,
+                         evidence_hash=request.evidence_hash, approver=user, incident_id=request.incident_id,
+                         details={"request": request.id})
+    except Refusal as refusal:
+        rt.slack.deliver([*_refused(rt, request_id, user, refusal, "approval"), _reply(user, channel, response_url, str(refusal))])
+        return
+    rt.slack.deliver(gateway.execute(rt, request_id, approver=user))
+
+
+def deny(rt: Runtime, user: str, channel: str, value: str, response_url: str | None) -> None:
+    request_id: str | None = None
+    try:
+        request_id, given = parse_value(value)
+        with rt.db.session() as session:
+            request = session.get(ApprovalRequest, request_id)
+            if not valid_token(rt.settings.steward_secret, request, given):
+                raise Refusal("This button is not valid; nothing was done.")
+            roles = view_of(session, session.get(Incident, request.incident_id)).roles
+            if user != request.requested_by and not any(user in roles.get(r, []) for r in request.required_roles):
+                raise Refusal("Only an approver of this request, or whoever requested it, can deny it.")
+            if not move(session, request.id, "denied", by=user, now=rt.clock.now()):
+                raise Refusal(f"This request was already handled: it is {request.state}.")
+            audit.append(session, at=rt.clock.now(), actor=user, action="denied", target=f"{request.action}:{request.target}",
+                         environment=request.environment, decision=request.decision, rule=request.rule_id,
+                         evidence_hash=request.evidence_hash, incident_id=request.incident_id, details={"request": request.id})
+            post = Post(channel=request.slack_channel, text=f"🚫 <@{user}> denied `{request.id}`; nothing ran.")
+    except Refusal as refusal:
+        rt.slack.deliver([*_refused(rt, request_id, user, refusal, "denial"), _reply(user, channel, response_url, str(refusal))])
+        return
+    rt.slack.deliver([RefreshApproval(request_id), post])
+
+
+@on_timer("approval_expiry")
+def _expire(rt: Runtime, session: Session, timer: Timer) -> list[Message]:
+    request = session.get(ApprovalRequest, timer.target)
+    if request is None or not move(session, request.id, "expired", by=None, now=rt.clock.now()):
+        return []
+    audit.append(session, at=rt.clock.now(), actor="steward", action="expired", target=f"{request.action}:{request.target}",
+                 environment=request.environment, evidence_hash=request.evidence_hash, incident_id=request.incident_id,
+                 details={"request": request.id})
+    return [RefreshApproval(request.id)]
+
+
+@on_resolved
+def _cancel_pending(rt: Runtime, session: Session, incident: Incident, resolution: Resolution) -> list[Message]:
+    messages: list[Message] = []
+    for request in pending_for(session, incident.id):
+        if move(session, request.id, "cancelled", by=resolution.actor, now=resolution.at):
+            audit.append(session, at=resolution.at, actor=resolution.actor, action="cancelled",
+                         target=f"{request.action}:{request.target}", environment=request.environment,
+                         evidence_hash=request.evidence_hash, incident_id=incident.id, reason="incident resolved",
+                         details={"request": request.id})
+            messages.append(RefreshApproval(request.id))
+    return messages
+
+
+@subcommand("killswitch", "killswitch on|off", "refuse (on) or allow (off) every write action (admins only)")
+def _killswitch(ctx: Context, parsed: ParsedCommand) -> list[Message]:
+    if parsed.words not in (["on"], ["off"]):
+        raise BadCommand("Use `/incident killswitch on` or `/incident killswitch off`.")
+    admins = ctx.rt.config.steward.admins
+    if ctx.request.user not in admins:
+        raise UserError(f"Only Steward's admins ({', '.join(f'<@{a}>' for a in admins) or 'none configured'}) can flip the kill switch.")
+    on = parsed.words[0] == "on"
+    now = ctx.rt.clock.now()
+    set_kill_switch(ctx.session, on, ctx.request.user, now)
+    audit.append(ctx.session, at=now, actor=ctx.request.user, action=f"kill_switch_{'on' if on else 'off'}",
+                 incident_id=ctx.incident.id)
+    text = (f"🛑 <@{ctx.request.user}> turned the kill switch *on*: Steward refuses every write action." if on
+            else f"🟢 <@{ctx.request.user}> turned the kill switch *off*.")
+    if ctx.rt.settings.steward_kill_switch and not on:
+        text += " (STEWARD_KILL_SWITCH=1 is still set in the environment, so writes stay refused.)"
+    return [Post(channel=ctx.incident.channel_id, text=text, blocks=[blocks.section(text)])]
+
+
+@subcommand("audit", "audit", "this incident's audit events and the chain's verification (only to you)")
+def _audit(ctx: Context, parsed: ParsedCommand) -> list[Message]:
+    events = audit.events_for_incident(ctx.session, ctx.incident.id)
+    verified = audit.verify(ctx.session)
+    text, said = blocks.audit_view(ctx.incident.id, events, verified)
+    return [ctx.reply(text, said)]
+
+
+def reconcile_at_start(rt: Runtime) -> None:
+    rt.slack.deliver(gateway.reconcile(rt))

@@ -1,0 +1,52 @@
+"""One Steward replica's scheduler as its own process, for the leader-lock test.
+
+`python -m tests.scheduler_replica <database url>` logs to stdout what the scheduler does ("this replica leads",
+"another replica leads") and prints `fired <target>` for each `probe` timer it fires; it stops when its stdin
+closes, or dies when killed.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from bot.clock import SystemClock
+from bot.config import load_config, load_settings
+from bot.messages import Post
+from bot.redact import Redactor
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler, on_timer
+from bot.store.db import Database
+from bot.worker import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = 0.2  # seconds between ticks and between tries for the lock: the test waits on output, never sleeps
+
+
+@on_timer("probe")
+def probe(rt: Runtime, session: object, timer: object) -> list:
+    return [Post(channel="stdout", text=f"fired {timer.target}")]  # type: ignore[attr-defined]
+
+
+class Stdout:
+    """Says what Slack would be told on stdout: like SlackPort, only after the claiming transaction commits."""
+
+    def deliver(self, messages: list[Post]) -> None:
+        for message in messages:
+            print(message.text, flush=True)
+
+
+def main(url: str) -> None:
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(name)s: %(message)s")
+    settings = load_settings(database_url=url, steward_config=ROOT / "examples" / "config", steward_secret="replica")
+    rt = Runtime(settings=settings, config=load_config(settings.steward_config), db=Database(url), clock=SystemClock(),
+                 slack=Stdout(), worker=Worker(), redactor=Redactor())  # type: ignore[arg-type]
+    scheduler = Scheduler(rt, tick_seconds=FAST, retry_seconds=FAST)
+    scheduler.start()
+    sys.stdin.read()
+    scheduler.stop()
+    rt.worker.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
