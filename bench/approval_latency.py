@@ -2,7 +2,8 @@
 executed outcome in Slack, for flagd flag-offs, over 200 requests (p50 / p95; target p95 ≤ 500 ms).
 
 Steward and the Slack stand-in run in this process on SQLite, as in the demo; each request turns a different
-flag off, since one flag in one incident runs once (its idempotency key).
+flag off, since one flag in one incident runs once (its idempotency key), and the injected clock moves 150 s
+between requests so the per-action rate limit (5 in 10 minutes) is not what is measured.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.clock import ManualClock  # noqa: E402
 from bot.local import start_local  # noqa: E402
 
 REQUESTS = 200
@@ -38,7 +40,8 @@ def config(scratch: Path) -> Path:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        stack = start_local(f"sqlite:///{scratch}/steward.db", config(Path(scratch)))
+        clock = ManualClock()
+        stack = start_local(f"sqlite:///{scratch}/steward.db", config(Path(scratch)), clock)
         try:
             sandbox = stack.sandbox
             sandbox.command("declare Bench approvals sev:SEV2 service:payment-api", user=COMMANDER)
@@ -46,6 +49,7 @@ def main() -> None:
             channel = next(c.id for c in sandbox.channels if c.name.startswith("inc-"))
             timings = []
             for n in range(REQUESTS):
+                clock.advance(seconds=150)  # the per-action rate limit allows 5 flag-offs in 10 minutes
                 sandbox.command(f"mitigate flag bench.flag-{n:03d} off", user=ENGINEER, channel=channel)
                 stack.settle()
                 message = [m for m in sandbox.messages(channel) if any(b["type"] == "actions" for b in m.blocks)][-1]

@@ -23,7 +23,7 @@ from bot.redact import Redactor  # noqa: E402
 from bot.status import draft_status_update  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from bot.store.models import Incident  # noqa: E402
-from bot.timeline import HUMAN, TRUSTED, UNTRUSTED, event_row, events_for, insert_events  # noqa: E402
+from bot.timeline import HUMAN, UNTRUSTED, event_row, events_for, insert_events  # noqa: E402
 
 EVENTS, RUNS, TARGET_MS = 5_000, 9, 50.0
 NOTES = ["error rate {n}% on /v1/charge", "probably the connection pool again", "customers in EU see 502 at checkout",
@@ -59,7 +59,6 @@ def timeline_rows(incident_id: str, clock: ManualClock) -> list[dict]:
         else:
             rows.append(event_row(incident_id, at=at, kind="decision", actor="U0COMMANDER", trust=HUMAN,
                                   summary=f"turn off checkout.new-routing ({i})"))
-    assert all(r["trust"] in (TRUSTED, HUMAN, UNTRUSTED) for r in rows)
     return rows
 
 

@@ -19,13 +19,14 @@ ALERT_KEY_LABELS = ("service", "environment", "env")
 NOT_ERROR_LINES = {"summary", "runbook_url", "dashboard", "dashboard_url"}
 MAX_CLUSTER_LINES = 5000
 
-# Variable parts of error lines, masked before clustering so one failure reads as one signature.
-_MASKS = [
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<IP>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<UUID>"),
-    (re.compile(r"\b(?:0x)?[0-9a-f]{12,}\b", re.I), "<HEX>"),
-    (re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:ms|s|%)?(?![\w.])"), "<NUM>"),
-]
+# Variable parts of error lines, masked before clustering so one failure reads as one signature
+# (one alternation, so each line is scanned once).
+_MASK = re.compile(
+    r"(?P<IP>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b)"
+    r"|(?P<UUID>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|(?P<HEX>\b(?:0x)?[0-9a-fA-F]{12,}\b)"
+    r"|(?P<NUM>(?<![\w.])[-+]?\d+(?:\.\d+)?(?:ms|s|%)?(?![\w.]))"
+)
 
 
 class EventLike(Protocol):
@@ -133,12 +134,14 @@ def alert_clusters(events: Sequence[EventLike]) -> list[SymptomCluster]:
     latest: dict[str, tuple[str, EventLike]] = {}
     firsts: dict[str, datetime] = {}
     for event in events:
-        if event.kind not in ("alert", "alert_resolved"):
+        if event.kind != "alert" and event.kind != "alert_resolved":
             continue
-        labels = event.details.get("labels", {})
-        key = " · ".join([event.details.get("name", event.summary), *(labels[k] for k in ALERT_KEY_LABELS if labels.get(k))])
-        latest[event.details.get("fingerprint", event.summary)] = (key, event)
-        firsts.setdefault(key, event.at)
+        details = event.details
+        labels = details.get("labels") or {}
+        key = " · ".join([details.get("name", event.summary), *(labels[k] for k in ALERT_KEY_LABELS if labels.get(k))])
+        latest[details.get("fingerprint", event.summary)] = (key, event)
+        if key not in firsts:
+            firsts[key] = event.at
     counts: Counter[str] = Counter()
     firing: Counter[str] = Counter()
     for key, event in latest.values():
@@ -152,17 +155,17 @@ def error_signatures(events: Sequence[EventLike]) -> list[SymptomCluster]:
 
     Lines are masked and de-duplicated first, so drain3 sees each distinct shape once, whatever the volume.
     """
-    lines: Counter[str] = Counter()
+    raw: Counter[str] = Counter()
     for event in events:
         if event.kind != "alert":
             continue
         for key, value in event.details.get("annotations", {}).items():
-            if key in NOT_ERROR_LINES or not isinstance(value, str):
-                continue
-            for line in value.splitlines():
-                line = line.strip()
-                if line:
-                    lines[_mask(line)] += 1
+            if key not in NOT_ERROR_LINES and isinstance(value, str):
+                raw.update(line.strip() for line in value.splitlines() if line.strip())
+    # Alerts repeat their text, so each distinct line is masked once.
+    lines: Counter[str] = Counter()
+    for line, count in raw.items():
+        lines[_mask(line)] += count
     if not lines:
         return []
     miner = _miner()
@@ -174,9 +177,7 @@ def error_signatures(events: Sequence[EventLike]) -> list[SymptomCluster]:
 
 
 def _mask(line: str) -> str:
-    for pattern, mask in _MASKS:
-        line = pattern.sub(mask, line)
-    return line[:500]
+    return _MASK.sub(lambda match: f"<{match.lastgroup}>", line[:500])
 
 
 def _miner() -> TemplateMiner:

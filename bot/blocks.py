@@ -381,9 +381,13 @@ def resolved_message(incident_id: str, actor: str, at: datetime, override: str |
     out = [section(text)]
     if override:
         still = ", ".join(f"`{neutralise(n)[:150]}`" for n in firing[:10])
-        out.append(section(f"⚠️ Resolved by override while {len(firing)} attached alert{'s' if len(firing) != 1 else ''} "
-                           f"still fire: {still}\n*Reason*\n{quote_untrusted(override, limit=500)}"))
+        out.append(section(f"⚠️ Resolved by override while {alerts_still_firing(firing)}: {still}\n"
+                           f"*Reason*\n{quote_untrusted(override, limit=500)}"))
     return text, out
+
+
+def alerts_still_firing(firing: Sequence[str]) -> str:
+    return "1 attached alert still fires" if len(firing) == 1 else f"{len(firing)} attached alerts still fire"
 
 
 STATE_WORDS = {

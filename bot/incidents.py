@@ -173,26 +173,26 @@ def assign_role(session: Session, clock: Clock, incident: Incident, actor: str, 
 
 
 def set_severity(session: Session, clock: Clock, incident: Incident, actor: str, severity: str) -> bool:
-    require_commander(session, incident, actor, "change the severity")
-    if incident.severity == severity:
-        return False
-    previous, incident.severity = incident.severity, severity
-    record_event(session, incident.id, at=clock.now(), kind="severity_changed", actor=actor, trust=HUMAN,
-                 summary=f"Severity {previous} → {severity}", details={"from": previous, "to": severity})
-    return True
+    return _change(session, clock, incident, actor, "severity", severity)
 
 
 def set_status(session: Session, clock: Clock, incident: Incident, actor: str, status: str) -> bool:
-    require_commander(session, incident, actor, "change the status")
     if status == "resolved":
         # Resolving has one guarded path (bot.status_flow.resolve_incident: firing alerts, override, reminders);
         # `set status resolved` is routed there before it gets here.
         raise UserError("Resolve with `/incident resolve`: it checks for firing alerts first.")
-    if incident.status == status:
+    return _change(session, clock, incident, actor, "status", status)
+
+
+def _change(session: Session, clock: Clock, incident: Incident, actor: str, attribute: str, value: str) -> bool:
+    """A commander's change of severity or status, on the timeline; False when it already was that."""
+    require_commander(session, incident, actor, f"change the {attribute}")
+    previous = getattr(incident, attribute)
+    if previous == value:
         return False
-    previous, incident.status = incident.status, status
-    record_event(session, incident.id, at=clock.now(), kind="status_changed", actor=actor, trust=HUMAN,
-                 summary=f"Status {previous} → {status}", details={"from": previous, "to": status})
+    setattr(incident, attribute, value)
+    record_event(session, incident.id, at=clock.now(), kind=f"{attribute}_changed", actor=actor, trust=HUMAN,
+                 summary=f"{attribute.capitalize()} {previous} → {value}", details={"from": previous, "to": value})
     return True
 
 

@@ -68,11 +68,12 @@ class Ingestor:
         self.clock = clock
         self.lookback = lookback
 
-    def signal_row(self, signal: SignalIn, now: datetime) -> dict[str, Any]:
+    def signal_row(self, signal: SignalIn, now: datetime, redactor: Redactor | None = None) -> dict[str, Any]:
+        redactor = redactor or self.redactor
         return {
-            "source": signal.source, "fingerprint": signal.fingerprint, "name": self.redactor.redact(signal.name),
-            "status": signal.status, "labels": self.redactor.redact_mapping(signal.labels),
-            "annotations": self.redactor.redact_mapping(signal.annotations),
+            "source": signal.source, "fingerprint": signal.fingerprint, "name": redactor.redact(signal.name),
+            "status": signal.status, "labels": redactor.redact_mapping(signal.labels),
+            "annotations": redactor.redact_mapping(signal.annotations),
             "starts_at": signal.starts_at, "ends_at": signal.ends_at, "url": signal.url,
             "service": self.catalog.service_of_signal(signal), "environment": self.catalog.environment_of_signal(signal),
             "dedupe_key": signal.dedupe_key, "received_at": now,
@@ -80,7 +81,8 @@ class Ingestor:
 
     def ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
         now = self.clock.now()
-        rows = [self.signal_row(s, now) for s in batch.signals]
+        redactor = self.redactor.for_batch()
+        rows = [self.signal_row(s, now, redactor) for s in batch.signals]
         new_keys = set(insert_new(session, Signal.__table__, rows, Signal.__table__.c.dedupe_key))
         result = Ingested(stored=len(new_keys), duplicates=len(rows) - len(new_keys))
         fresh = [(row, s) for row, s in zip(rows, batch.signals) if row["dedupe_key"] in new_keys]

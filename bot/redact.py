@@ -6,6 +6,8 @@ with placeholders like ``[REDACTED:aws-key]`` before anything is stored or poste
 """
 from __future__ import annotations
 
+import copy
+
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -387,10 +389,26 @@ class Redactor:
         # Host names are case-insensitive; a bad pattern is a configuration error, raised here.
         self._internal_hosts = tuple(re.compile(p, re.IGNORECASE) for p in internal_host_patterns)
         self._scanner = _scanner()
+        self._memo: dict[str, str] | None = None
+
+    def for_batch(self) -> Redactor:
+        """A redactor for one batch of deliveries: alerts of one group repeat their annotations, so repeated text is
+        scanned once. Its memo holds raw text as long as the batch does: use it for one batch, then drop it."""
+        batch = copy.copy(self)
+        batch._memo = {}
+        return batch
 
     def redact(self, text: str) -> str:
         if not isinstance(text, str):
             raise TypeError(f"redact() takes text, not {type(text).__name__}; see redact_mapping")
+        if self._memo is None:
+            return self._redact_one(text)
+        done = self._memo.get(text)
+        if done is None:
+            done = self._memo[text] = self._redact_one(text)
+        return done
+
+    def _redact_one(self, text: str) -> str:
         if len(text) <= _PLAIN_MAX and _PLAIN.fullmatch(text) and not (self._internal_hosts and "." in text):
             # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted; nothing
             # this short and plain can hold a token (the shortest, an AWS key id, has 20 characters), and without a

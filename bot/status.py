@@ -121,14 +121,15 @@ def draft_status_update(view: IncidentView, events: Sequence[EventLike], *, now:
     """The draft for `view` from its timeline (events in time order). `redact` is `Redactor.redact`."""
     timeline = _read(events)
     assembled = assemble(view.id, view.detected_at, view.services, timeline.for_assembly)
-    firing = firing_alerts(timeline.latest_alerts.values())
+    firing = firing_alerts(list(timeline.latest_alerts.values()))
     services = {*view.services, *(e.service for e in timeline.changes if e.service)}
     people = {p.lower() for p in (*timeline.actors, *(u for holders in view.roles.values() for u in holders))}
     said = _said_by_people(timeline.human, people, services, timeline.root_cause_recorded)
     facts, omitted = _facts(timeline, said, people, services)
     resolved_while_firing = view.status == "resolved" and bool(firing)
     if resolved_while_firing:
-        said.notes.append(f"Status shows monitoring, not resolved: {len(firing)} attached alert(s) still fire.")
+        still = "1 attached alert still fires" if len(firing) == 1 else f"{len(firing)} attached alerts still fire"
+        said.notes.append(f"Status shows monitoring, not resolved: {still}.")
     demoted = said.demoted[-DEMOTED_SHOWN:]
     correlations = assembled.inferences[:MAX_INFERENCES - len(demoted)]
     first = assembled.first_signal
@@ -263,7 +264,7 @@ def _said_by_people(human: Sequence[EventLike], people: set[str], services: set[
 def _guarded(event: EventLike, people: set[str], services: set[str], root_cause_recorded: bool,
              said: _Said | None) -> str | None:
     """The statement as a fact may say it, or None; what the guards did is told to `said` when given."""
-    when = event.at.strftime("%H:%M")
+    when = event.at.strftime("%H:%M UTC")
     text, named = _blameless(event.summary, people, services)
     if named == "dropped":
         if said is not None:

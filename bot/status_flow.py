@@ -2,8 +2,8 @@
 Discard answering through the click's response_url), publishing and discarding it, and `/incident resolve`, the one
 guarded path to resolution (`set status resolved` runs it too).
 
-Subscribe to resolution with `@on_resolved`: approvals cancel their pending requests there, the audit log records
-overrides.
+Resolving is audited (an override with its reason and the alerts still firing); subscribe to it with
+`@on_resolved`, as approvals do to cancel their pending requests.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import Session
 
-from bot import blocks, reminders
+from bot import audit, blocks, reminders
 from bot.commands import Context, ParsedCommand, subcommand
 from bot.errors import UserError
 from bot.incidents import require_commander, view_of
@@ -50,7 +50,7 @@ class AlertsStillFiring(UserError):
     def __init__(self, firing: list[str]) -> None:
         names = ", ".join(f"`{neutralise(n)[:150]}`" for n in firing[:10])
         super().__init__(
-            f"Not resolved: {len(firing)} attached alert{'s' if len(firing) != 1 else ''} still fire: {names}. "
+            f"Not resolved: {blocks.alerts_still_firing(firing)}: {names}. "
             "Resolve them first or, if you are sure, `/incident resolve --override \"<reason>\"` "
             "(the reason is recorded in the timeline).")
 
@@ -207,4 +207,7 @@ def resolve_incident(rt: Runtime, session: Session, incident: Incident, actor: s
     record_event(session, incident.id, at=now, kind="status_changed", actor=actor, trust=HUMAN, summary=summary,
                  details={"from": previous, "to": "resolved", "override": reason, "firing": firing})
     reminders.cancel_reminders(session, incident.id)
+    audit.append(session, at=now, actor=actor, action="resolved", target=incident.id, environment=incident.environment,
+                 decision="override" if reason else None, reason=reason, incident_id=incident.id,
+                 details={"firing": firing} if reason else {})
     return Resolution(incident_id=incident.id, actor=actor, at=now, override=reason, firing=firing if reason else [])

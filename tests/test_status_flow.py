@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.scheduler import run_due
-from bot.store.models import Incident, StatusUpdate, Timer, TimelineEvent
+from bot.store.models import AuditEvent, Incident, StatusUpdate, Timer, TimelineEvent
 from tests.senders import alert, github_deployment, minutes, resolved
 from tests.workspace import COMMANDER, ENGINEER, OBSERVER, block_text
 
@@ -16,7 +16,7 @@ def stored(workspace, model, **where):
         query = select(model)
         for name, value in where.items():
             query = query.where(getattr(model, name) == value)
-        return session.exec(query.order_by(model.id)).all()
+        return session.exec(query.order_by(*model.__table__.primary_key.columns)).all()
 
 
 def draft_of(workspace, user):
@@ -136,7 +136,7 @@ def test_resolving_is_refused_while_an_attached_alert_fires_whichever_way_it_is_
     for command in ("resolve", "set status resolved"):
         workspace.command(command, channel=channel)
         refusal = workspace.ephemeral_text(COMMANDER)
-        assert "Not resolved: 1 attached alert still fire: `HighErrorRate · payment-api`" in refusal
+        assert "Not resolved: 1 attached alert still fires: `HighErrorRate · payment-api`" in refusal
         assert '--override "&lt;reason&gt;"' in refusal or '--override "<reason>"' in refusal
     assert workspace.card(channel).status == "investigating"
 
@@ -159,11 +159,14 @@ def test_the_commander_may_override_with_a_reason_the_timeline_records(workspace
     workspace.command('resolve --override "the alert is a known false positive"', channel=channel)
     assert workspace.card(channel).status == "resolved"
     said = "\n".join(workspace.posts(channel))
-    assert "Resolved by override while 1 attached alert still fire: `HighErrorRate · payment-api`" in said
+    assert "Resolved by override while 1 attached alert still fires: `HighErrorRate · payment-api`" in said
     assert "> the alert is a known false positive" in said
     [event] = [e for e in stored(workspace, TimelineEvent, kind="status_changed") if e.details["to"] == "resolved"]
     assert event.actor == COMMANDER and event.details["override"] == "the alert is a known false positive"
     assert event.details["firing"] == ["HighErrorRate · payment-api"]
+    [audited] = stored(workspace, AuditEvent, action="resolved")
+    assert (audited.actor, audited.decision, audited.reason, audited.incident_id) == (
+        COMMANDER, "override", "the alert is a known false positive", "INC-20261125-01")
 
 
 def test_a_published_update_brings_a_reminder_at_the_cadence_and_snoozing_moves_it(workspace, clock):
