@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.executors import (
-    ROLLBACK_PROVIDERS,
-    ArgoCDExecutor,
-    ExecutorError,
-    RollbackExecutor,
-    make_rollback_executor,
-)
+from bot.executors import ROLLBACK_PROVIDERS, ArgoCDExecutor, ExecutorError, RollbackExecutor, make_rollback_executor
+from tests.fake_http import FakeService, closed_port_url, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROLLBACK_FIXTURE = json.loads((FIXTURES / "argocd_rollback_request.json").read_text())
@@ -88,34 +78,15 @@ def grpc_error(message: str, code: int) -> dict[str, Any]:
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class FakeArgoCD:
+class FakeArgoCD(FakeService):
     apps: dict[str, dict[str, Any]]
-    requests: list[Recorded] = field(default_factory=list)
     # Auto-sync switched on after our GET: the server still refuses.
     auto_sync_on_post: bool = False
 
     def app(self) -> Starlette:
-        async def record(request: Request) -> JSONResponse | None:
-            self.requests.append(
-                Recorded(
-                    request.method,
-                    request.url.path,
-                    dict(request.query_params),
-                    {k.lower(): v for k, v in request.headers.items()},
-                    await request.body(),
-                )
-            )
-            if request.headers.get("authorization") != f"Bearer {TOKEN}":
-                return JSONResponse(grpc_error("invalid session: token is invalid", 16), status_code=401)
+        async def admit(request: Request) -> Response | None:
+            if refused := await self.gate(request):
+                return refused
             name = request.path_params["name"]
             if name not in self.apps:
                 return JSONResponse(
@@ -123,12 +94,12 @@ class FakeArgoCD:
                 )
             return None
 
-        async def get(request: Request) -> JSONResponse:
-            refused = await record(request)
+        async def get(request: Request) -> Response:
+            refused = await admit(request)
             return refused or JSONResponse(self.apps[request.path_params["name"]])
 
-        async def rollback(request: Request) -> JSONResponse:
-            refused = await record(request)
+        async def rollback(request: Request) -> Response:
+            refused = await admit(request)
             if refused:
                 return refused
             app = self.apps[request.path_params["name"]]
@@ -157,34 +128,6 @@ class FakeArgoCD:
             ]
         )
 
-    def posts(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method == "POST"]
-
-
-@contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    """Run the app with uvicorn on a free port in a thread; yields its base URL.
-
-    IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-    and without it every keep-alive response waits out a 40 ms delayed ACK."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
 
 @dataclass
 class Rig:
@@ -195,7 +138,11 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[FakeArgoCD, str]]:
-    fake = FakeArgoCD(apps={})
+    fake = FakeArgoCD(
+        apps={},
+        authorization=f"Bearer {TOKEN}",
+        unauthorized=grpc_error("invalid session: token is invalid", 16),
+    )
     with serve(fake.app()) as url:
         yield fake, url
 
@@ -203,8 +150,8 @@ def server() -> Iterator[tuple[FakeArgoCD, str]]:
 @pytest.fixture
 def rig(server: tuple[FakeArgoCD, str]) -> Rig:
     fake, url = server
+    fake.reset()
     fake.apps = {APP: application()}
-    fake.requests.clear()
     fake.auto_sync_on_post = False
     executor = ArgoCDExecutor(base_url=url + "/", token=TOKEN, apps={"production": APP})
     return Rig(executor, fake, url)
@@ -347,11 +294,8 @@ def test_http_failures_are_one_line_errors(rig: Rig) -> None:
         bad_token.roll_back(SERVICE, "production", "v2.13.1", message=MESSAGE)
     with pytest.raises(ExecutorError, match=r"no application configured for payment-api in 'staging' \(argocd_apps has \['production'\]\)"):
         rig.executor.read(SERVICE, "staging")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     with pytest.raises(ExecutorError, match="^argocd: GET .* failed: ConnectError"):
-        ArgoCDExecutor(base_url=closed, token=TOKEN, apps={"production": APP}, timeout=2).read(SERVICE, "production")
+        ArgoCDExecutor(base_url=closed_port_url(), token=TOKEN, apps={"production": APP}, timeout=2).read(SERVICE, "production")
     assert rig.fake.posts() == []
 
 

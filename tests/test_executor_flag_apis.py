@@ -2,33 +2,22 @@
 documented Admin / REST v2 APIs, record every request and answer like the services do."""
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.executors import (
-    FLAG_PROVIDERS,
-    ExecutorError,
-    FlagExecutor,
-    LaunchDarklyExecutor,
-    UnleashExecutor,
-    make_flag_executor,
-)
+from bot.executors import FLAG_PROVIDERS, ExecutorError, FlagExecutor, LaunchDarklyExecutor, UnleashExecutor, make_flag_executor
+from tests.fake_http import FakeService, closed_port_url, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UNLEASH_FIXTURE = json.loads((FIXTURES / "unleash_disable_request.json").read_text())
@@ -36,76 +25,6 @@ LD_FIXTURE = json.loads((FIXTURES / "launchdarkly_turn_flag_off.json").read_text
 UNLEASH_TOKEN = UNLEASH_FIXTURE["headers"]["Authorization"]
 LD_TOKEN = LD_FIXTURE["headers"]["Authorization"]
 FLAG = "new-payment-flow"
-
-
-# -- a fake service: records requests, can be told to fail or stall ------------------------
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class FakeService:
-    token: str
-    requests: list[Recorded] = field(default_factory=list)
-    fail: dict[str, tuple[int, Any]] = field(default_factory=dict)  # method -> (status, body)
-    stall: set[str] = field(default_factory=set)  # methods that hang until released
-    release: threading.Event = field(default_factory=threading.Event)
-
-    async def gate(self, request: Request, unauthorized: Any) -> Response | None:
-        """Record the request, then answer the way the test asked, or None to carry on."""
-        self.requests.append(
-            Recorded(
-                method=request.method,
-                path=request.url.path,
-                query=dict(request.query_params),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=await request.body(),
-            )
-        )
-        if request.method in self.stall:
-            deadline = time.monotonic() + 10
-            while not self.release.is_set() and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-        if request.headers.get("authorization") != self.token:
-            return JSONResponse(unauthorized, status_code=401)
-        if request.method in self.fail:
-            status, body = self.fail[request.method]
-            return JSONResponse(body, status_code=status)
-        return None
-
-    def only(self, method: str) -> Recorded:
-        matching = [r for r in self.requests if r.method == method]
-        assert len(matching) == 1, matching
-        return matching[0]
-
-
-@contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    """Run the app with uvicorn on a free port in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @dataclass
@@ -116,10 +35,44 @@ class Rig:
     url: str
 
 
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
+@contextmanager
+def running(
+    app: Callable[[FakeService, dict[str, dict[str, bool]]], Starlette],
+    state: dict[str, dict[str, bool]],
+    executor: Callable[..., Any],
+    token: str,
+    unauthorized: Any,
+) -> Iterator[Rig]:
+    """The service's fake holding `state`, served, and an executor with the right token."""
+    service = FakeService(authorization=token, unauthorized=unauthorized)
+    with serve(app(service, state)) as url:
+        yield Rig(executor(base_url=url, token=token, timeout=2.0), service, state, url)
+        service.release.set()
+
+
+async def admit(
+    service: FakeService, request: Request, flags: dict[str, Any], not_found: Callable[[str], Response]
+) -> Response | None:
+    """The service's gate, then its 404 for a flag it does not have in project "default"."""
+    if early := await service.gate(request):
+        return early
+    flag = request.path_params["flag"]
+    if request.path_params["project"] != "default" or flag not in flags:
+        return not_found(flag)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("provider", "cls", "config"),
+    [
+        ("unleash", UnleashExecutor, {"base_url": "http://u", "token": "t", "project": "p"}),
+        ("launchdarkly", LaunchDarklyExecutor, {"token": "t"}),
+    ],
+)
+def test_registered_and_satisfies_the_interface(provider: str, cls: type, config: dict[str, str]) -> None:
+    assert FLAG_PROVIDERS[provider] is cls
+    executor = make_flag_executor(provider, **config)
+    assert isinstance(executor, FlagExecutor)
 
 
 # -- Unleash ------------------------------------------------------------------------------
@@ -152,19 +105,14 @@ def unleash_app(service: FakeService, features: dict[str, dict[str, bool]]) -> S
         )
 
     async def get_feature(request: Request) -> Response:
-        if early := await service.gate(request, UNLEASH_401):
+        if early := await admit(service, request, features, not_found):
             return early
-        name = request.path_params["feature"]
-        if request.path_params["project"] != "default" or name not in features:
-            return not_found(name)
-        return JSONResponse(feature_body(name))
+        return JSONResponse(feature_body(request.path_params["flag"]))
 
     async def toggle(request: Request) -> Response:
-        if early := await service.gate(request, UNLEASH_401):
+        if early := await admit(service, request, features, not_found):
             return early
-        name, env = request.path_params["feature"], request.path_params["env"]
-        if request.path_params["project"] != "default" or name not in features:
-            return not_found(name)
+        name, env = request.path_params["flag"], request.path_params["env"]
         if env not in features[name]:
             return JSONResponse(
                 {"name": "NotFoundError", "message": f"Could not find environment {env}"},
@@ -173,7 +121,7 @@ def unleash_app(service: FakeService, features: dict[str, dict[str, bool]]) -> S
         features[name][env] = request.path_params["to"] == "on"
         return Response(status_code=200)
 
-    base = "/api/admin/projects/{project}/features/{feature}"
+    base = "/api/admin/projects/{project}/features/{flag}"
     return Starlette(
         routes=[
             Route(base, get_feature, methods=["GET"]),
@@ -185,17 +133,8 @@ def unleash_app(service: FakeService, features: dict[str, dict[str, bool]]) -> S
 @pytest.fixture
 def unleash() -> Iterator[Rig]:
     features = {FLAG: {"development": True, "production": True}}
-    service = FakeService(token=UNLEASH_TOKEN)
-    with serve(unleash_app(service, features)) as url:
-        executor = UnleashExecutor(base_url=url, token=UNLEASH_TOKEN, timeout=2.0)
-        yield Rig(executor, service, features, url)
-        service.release.set()
-
-
-def test_unleash_registered_and_satisfies_the_interface() -> None:
-    assert FLAG_PROVIDERS["unleash"] is UnleashExecutor
-    executor = make_flag_executor("unleash", base_url="http://u", token="t", project="p")
-    assert isinstance(executor, FlagExecutor)
+    with running(unleash_app, features, UnleashExecutor, UNLEASH_TOKEN, UNLEASH_401) as rig:
+        yield rig
 
 
 def test_unleash_describe_call_is_the_documented_endpoint() -> None:
@@ -263,7 +202,7 @@ def test_unleash_unknown_flag_and_environment(unleash: Rig) -> None:
 
 def test_unleash_server_error_on_the_toggle(unleash: Rig) -> None:
     executor, service, features = unleash.executor, unleash.service, unleash.state
-    service.fail["POST"] = (500, {"name": "InternalError", "message": "database unavailable"})
+    service.answers["POST"] = (500, {"name": "InternalError", "message": "database unavailable"})
     with pytest.raises(ExecutorError) as err:
         executor.turn_off(FLAG, "production")
     assert "POST" in str(err.value) and "-> HTTP 500 Internal Server Error: " in str(err.value)
@@ -310,20 +249,18 @@ def launchdarkly_app(service: FakeService, envs: dict[str, dict[str, bool]]) -> 
     def error(status: int, code: str, message: str) -> JSONResponse:
         return JSONResponse({"code": code, "message": message}, status_code=status)
 
+    def not_found(key: str) -> JSONResponse:
+        return error(404, "not_found", "Unknown resource")
+
     async def get_flag(request: Request) -> Response:
-        if early := await service.gate(request, LD_401):
+        if early := await admit(service, request, envs, not_found):
             return early
-        key = request.path_params["flag"]
-        if request.path_params["project"] != "default" or key not in envs:
-            return error(404, "not_found", "Unknown resource")
-        return JSONResponse(flag_body(key, request.query_params.get("env")))
+        return JSONResponse(flag_body(request.path_params["flag"], request.query_params.get("env")))
 
     async def patch_flag(request: Request) -> Response:
-        if early := await service.gate(request, LD_401):
+        if early := await admit(service, request, envs, not_found):
             return early
         key = request.path_params["flag"]
-        if request.path_params["project"] != "default" or key not in envs:
-            return error(404, "not_found", "Unknown resource")
         if "domain-model=launchdarkly.semanticpatch" not in request.headers.get("content-type", ""):
             return error(400, "invalid_request", "Invalid JSON Patch")  # read as a JSON Patch
         body = json.loads(await request.body())
@@ -348,17 +285,12 @@ def launchdarkly_app(service: FakeService, envs: dict[str, dict[str, bool]]) -> 
 @pytest.fixture
 def launchdarkly() -> Iterator[Rig]:
     envs = {FLAG: {"production": True, "test": True}}
-    service = FakeService(token=LD_TOKEN)
-    with serve(launchdarkly_app(service, envs)) as url:
-        executor = LaunchDarklyExecutor(base_url=url, token=LD_TOKEN, timeout=2.0)
-        yield Rig(executor, service, envs, url)
-        service.release.set()
+    with running(launchdarkly_app, envs, LaunchDarklyExecutor, LD_TOKEN, LD_401) as rig:
+        yield rig
 
 
-def test_launchdarkly_registered_and_satisfies_the_interface() -> None:
-    assert FLAG_PROVIDERS["launchdarkly"] is LaunchDarklyExecutor
+def test_launchdarkly_describe_call_is_the_documented_endpoint() -> None:
     executor = make_flag_executor("launchdarkly", token="t")
-    assert isinstance(executor, FlagExecutor)
     assert executor.describe_call(FLAG, "production").startswith(f"PATCH {LD_FIXTURE['url']} ")
 
 
@@ -406,7 +338,7 @@ def test_launchdarkly_errors_are_one_line(launchdarkly: Rig) -> None:
     with pytest.raises(ExecutorError, match="^launchdarkly: flag new-payment-flow has no environment 'qa'$"):
         executor.read(FLAG, "qa")
 
-    service.fail["PATCH"] = (500, {"code": "internal_server_error", "message": "try again later"})
+    service.answers["PATCH"] = (500, {"code": "internal_server_error", "message": "try again later"})
     with pytest.raises(ExecutorError) as err:
         executor.turn_off(FLAG, "production")
     assert str(err.value).startswith(f"launchdarkly: PATCH {launchdarkly.url}/api/v2/flags/default/{FLAG} -> HTTP 500")

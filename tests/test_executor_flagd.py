@@ -9,7 +9,7 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.executors import FLAG_PROVIDERS, ExecutorError, FlagExecutor, make_flag_executor
 from bot.executors.flagd import FlagdExecutor
+from tests.monitoring import wait_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "flagd_flags.json"
 KILL = "new-payment-flow"
@@ -303,18 +304,6 @@ def of_client(flags_file: Path) -> Iterator[Any]:
         provider.shutdown()
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll until check() is truthy; the provider reloads the file on its own thread."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.01)
-
-
 def _staff_context() -> Any:
     from openfeature.evaluation_context import EvaluationContext
 
@@ -331,8 +320,11 @@ def test_proof_turn_off_makes_every_client_evaluate_off(
 
     executor.turn_off(KILL, "production")
 
+    # The provider reloads the file on its own thread.
     after = wait_for(
-        lambda: (d := of_client.get_boolean_details(KILL, True, ctx)).variant == "off" and d
+        lambda: (d := of_client.get_boolean_details(KILL, True, ctx)).variant == "off" and d,
+        timeout=5.0,
+        interval=0.01,
     )
     # Same code default True, yet the client now gets the off variant.
     assert (after.value, after.reason, after.error_code) == (False, "STATIC", None)
@@ -354,7 +346,9 @@ def test_proof_disabled_state_would_hand_clients_their_code_default(
     os.replace(tmp, flags_file)
 
     disabled = wait_for(
-        lambda: (d := of_client.get_boolean_details(KILL, True, ctx)).reason == "DISABLED" and d
+        lambda: (d := of_client.get_boolean_details(KILL, True, ctx)).reason == "DISABLED" and d,
+        timeout=5.0,
+        interval=0.01,
     )
     assert disabled.value is True  # the code default: the feature stays on
     assert of_client.get_boolean_value(KILL, False, ctx) is False  # ...and is whatever the code says

@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.executors import (
-    ROLLBACK_PROVIDERS,
-    ExecutorError,
-    GitHubDeployExecutor,
-    RollbackExecutor,
-    make_rollback_executor,
-)
+from bot.executors import ROLLBACK_PROVIDERS, ExecutorError, GitHubDeployExecutor, RollbackExecutor, make_rollback_executor
+from tests.fake_http import FakeService, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEPLOYMENT = json.loads((FIXTURES / "github_deployment_created.json").read_text())["deployment"]
@@ -38,23 +29,15 @@ SERVICE = "checkout"
 MESSAGE = "inc-20261125-01 approved by <@U0APPROVER>, evidence 3f9a1c2b7d4e"
 SHA_MAIN = "c0ffee0000000000000000000000000000000001"
 CURRENT_SHA = DEPLOYMENT["sha"]  # v2.14.0, the fixture's deployment
+BAD_CREDENTIALS = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
+class FakeGitHub(FakeService):
+    """`answers["POST"]`: what the create call answers instead of creating a deployment."""
 
-
-@dataclass
-class FakeGitHub:
     # id -> deployment; each carries "_states" (newest first) the statuses endpoint renders.
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
-    requests: list[Recorded] = field(default_factory=list)
-    create_answer: tuple[int, Any] | None = None  # instead of creating a deployment
     states_on_create: list[str] = field(default_factory=list)
     states_after_first_poll: list[str] | None = None  # statuses that appear a moment later
     base: str = ""
@@ -75,25 +58,8 @@ class FakeGitHub:
         self.deployments[id] = deployment
 
     def app(self) -> Starlette:
-        async def record(request: Request) -> JSONResponse | None:
-            self.requests.append(
-                Recorded(
-                    request.method,
-                    request.url.path,
-                    dict(request.query_params),
-                    {k.lower(): v for k, v in request.headers.items()},
-                    await request.body(),
-                )
-            )
-            if request.headers.get("authorization") != f"Bearer {TOKEN}":
-                return JSONResponse(
-                    {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, status_code=401
-                )
-            return None
-
-        async def list_deployments(request: Request) -> JSONResponse:
-            refused = await record(request)
-            if refused:
+        async def list_deployments(request: Request) -> Response:
+            if refused := await self.gate(request):
                 return refused
             environment = request.query_params.get("environment")
             per_page = int(request.query_params.get("per_page", "30"))
@@ -110,9 +76,8 @@ class FakeGitHub:
                 headers["Link"] = f'<{next_url}>; rel="next"'
             return JSONResponse([self.render(d) for d in chunk], headers=headers)
 
-        async def list_statuses(request: Request) -> JSONResponse:
-            refused = await record(request)
-            if refused:
+        async def list_statuses(request: Request) -> Response:
+            if refused := await self.gate(request):
                 return refused
             deployment = self.deployments.get(int(request.path_params["id"]))
             if deployment is None:
@@ -127,13 +92,9 @@ class FakeGitHub:
                 ]
             )
 
-        async def create_deployment(request: Request) -> JSONResponse:
-            refused = await record(request)
-            if refused:
+        async def create_deployment(request: Request) -> Response:
+            if refused := await self.gate(request):
                 return refused
-            if self.create_answer is not None:
-                status, body = self.create_answer
-                return JSONResponse(body, status_code=status)
             body = json.loads(await request.body())
             new_id = max(self.deployments) + 1
             self.add(new_id, body["ref"], body["ref"], self.states_on_create, body["environment"], body["payload"])
@@ -153,34 +114,6 @@ class FakeGitHub:
     def render(deployment: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in deployment.items() if not k.startswith("_")}
 
-    def posts(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method == "POST"]
-
-
-@contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    """Run the app with uvicorn on a free port in a thread; yields its base URL.
-
-    IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-    and without it every keep-alive response waits out a 40 ms delayed ACK."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
 
 @dataclass
 class Rig:
@@ -194,7 +127,7 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[FakeGitHub, str]]:
-    fake = FakeGitHub()
+    fake = FakeGitHub(authorization=f"Bearer {TOKEN}", unauthorized=BAD_CREDENTIALS)
     with serve(fake.app()) as url:
         fake.base = url
         yield fake, url
@@ -203,9 +136,8 @@ def server() -> Iterator[tuple[FakeGitHub, str]]:
 @pytest.fixture
 def rig(server: tuple[FakeGitHub, str]) -> Rig:
     fake, url = server
+    fake.reset()
     fake.deployments.clear()
-    fake.requests.clear()
-    fake.create_answer = None
     fake.states_on_create = []
     fake.states_after_first_poll = None
     # Production's deploy record, newest last; states newest first as GitHub lists them.
@@ -379,7 +311,7 @@ def test_already_running_target_makes_no_deployment(rig: Rig) -> None:
     ],
 )
 def test_refusals_are_one_line_errors_with_githubs_message(rig: Rig, status: int, answer: Any, expected: str) -> None:
-    rig.fake.create_answer = (status, answer)
+    rig.fake.answers["POST"] = (status, answer)
 
     with pytest.raises(ExecutorError) as caught:
         rig.executor.roll_back(SERVICE, "production", "v2.13.1", message=MESSAGE)

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
-from bot.executors.flags import ExecutorError, one_line
-from bot.executors.rollback import (
-    DeploymentState,
-    HttpClient,
-    RollbackResult,
-    api_message,
-    check_version,
-    expect_json,
-    http_failure,
-    send,
-)
+from bot.executors.common import ExecutorError, one_line
+from bot.executors.rollback import ApiRollbackExecutor, DeploymentState, RollbackResult
+from bot.executors.rollback import LISTED_VERSIONS, api_message, check_version, names_commit
 
 PROVIDER = "argocd"
 # Argo CD's own refusal (gRPC FailedPrecondition, HTTP 400), matched to say it in our words.
 _SERVER_AUTO_SYNC = "rollback cannot be initiated when auto-sync is enabled"
-_SHA_PREFIX = re.compile(r"[0-9a-f]{7,40}")
-_LISTED_VERSIONS = 10
 
 
 @dataclass(frozen=True)
@@ -36,7 +25,7 @@ class HistoryEntry:
     deployed_at: str | None
 
 
-class ArgoCDExecutor:
+class ArgoCDExecutor(ApiRollbackExecutor):
     """One service's applications: `apps` is its services.yml `argocd_apps` ({environment: app}).
 
     Argo CD's rollback re-syncs the cluster to an earlier history entry without touching Git,
@@ -55,11 +44,9 @@ class ArgoCDExecutor:
         app_namespace: str | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._token = token
+        super().__init__(base_url=base_url, token=token, timeout=timeout)
         self._apps = dict(apps)
         self._app_namespace = app_namespace
-        self._http = HttpClient(timeout)
 
     # -- the interface -------------------------------------------------------------------
 
@@ -77,24 +64,14 @@ class ArgoCDExecutor:
 
     def describe_call(self, service: str, environment: str, target_version: str) -> str:
         """Reads the application to name the history id, so a refusal shows in a dry run too."""
-        check_version(self.provider, target_version)
-        name = self.app_for(service, environment)
-        app = self._get(name)
-        _refuse_auto_sync(name, app)
-        history = _history(app)
-        entry = _entry_for(name, history, target_version)
+        name, _, history, entry = self._target(service, environment, target_version)
         return self._describe(name, entry, deployed=_is_deployed(history, entry))
 
     def roll_back(
         self, service: str, environment: str, target_version: str, *, message: str
     ) -> RollbackResult:
         """`message` is accepted for the common interface; the rollback API takes no reason."""
-        check_version(self.provider, target_version)
-        name = self.app_for(service, environment)
-        app = self._get(name)
-        _refuse_auto_sync(name, app)
-        history = _history(app)
-        entry = _entry_for(name, history, target_version)
+        name, app, history, entry = self._target(service, environment, target_version)
         previous = _current_version(app, history)
         detail: dict[str, Any] = {
             "app": name,
@@ -120,9 +97,6 @@ class ArgoCDExecutor:
             detail=detail,
         )
 
-    def close(self) -> None:
-        self._http.close()
-
     # -- helpers -------------------------------------------------------------------------
 
     def app_for(self, service: str, environment: str) -> str:
@@ -134,6 +108,18 @@ class ArgoCDExecutor:
                 f"(argocd_apps has {sorted(self._apps) or 'none'})"
             ) from None
 
+    def _target(
+        self, service: str, environment: str, target_version: str
+    ) -> tuple[str, dict[str, Any], list[HistoryEntry], HistoryEntry]:
+        """The application, its history and the entry to roll back to; refused while auto-sync
+        is on."""
+        check_version(self.provider, target_version)
+        name = self.app_for(service, environment)
+        app = self._get(name)
+        _refuse_auto_sync(name, app)
+        history = _history(app)
+        return name, app, history, _entry_for(name, history, target_version)
+
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
 
@@ -142,10 +128,7 @@ class ArgoCDExecutor:
 
     def _get(self, name: str) -> dict[str, Any]:
         params = {"appNamespace": self._app_namespace} if self._app_namespace else None
-        response = send(
-            self._http, self.provider, "GET", self._app_url(name), headers=self._headers(), params=params
-        )
-        app = expect_json(self.provider, response)
+        app = self._json(self._send("GET", self._app_url(name), params=params))
         if not isinstance(app, dict):
             raise ExecutorError(f"argocd: GET {self._app_url(name)} did not return an application")
         return app
@@ -166,20 +149,11 @@ class ArgoCDExecutor:
         return f"{text} (already deployed; no call)" if deployed else text
 
     def _post_rollback(self, name: str, entry: HistoryEntry) -> Any:
-        response = send(
-            self._http,
-            self.provider,
-            "POST",
-            f"{self._app_url(name)}/rollback",
-            headers={**self._headers(), "Content-Type": "application/json"},
-            body=self._rollback_body(entry),
-        )
+        response = self._send("POST", f"{self._app_url(name)}/rollback", body=self._rollback_body(entry))
         if not response.is_success and _SERVER_AUTO_SYNC in api_message(response):
             # Auto-sync was turned on between our read and our call.
             raise ExecutorError(_auto_sync_refusal(name))
-        if not response.is_success:
-            raise http_failure(self.provider, response)
-        return expect_json(self.provider, response)
+        return self._json(response)
 
 
 def _auto_sync_refusal(name: str) -> str:
@@ -245,7 +219,7 @@ def _entry_for(name: str, history: list[HistoryEntry], target: str) -> HistoryEn
     a 7+ character commit prefix); its `id`, not its list index, is what the API takes."""
     matches = [entry for entry in history if _matches(entry, history, target)]
     if not matches:
-        has = [f"{version_of(e, history)} (id {e.id})" for e in reversed(history)][:_LISTED_VERSIONS]
+        has = [f"{version_of(e, history)} (id {e.id})" for e in reversed(history)][:LISTED_VERSIONS]
         raise ExecutorError(
             f"argocd: {name} has no deploy history entry for {one_line(target)}; "
             f"it has: {', '.join(has) or 'no history'}"
@@ -265,7 +239,7 @@ def _is_deployed(history: list[HistoryEntry], entry: HistoryEntry) -> bool:
 def _matches(entry: HistoryEntry, history: list[HistoryEntry], target: str) -> bool:
     if target in (entry.revision, version_of(entry, history)):
         return True
-    return bool(entry.revision and _SHA_PREFIX.fullmatch(target) and entry.revision.startswith(target))
+    return names_commit(target, entry.revision)
 
 
 def _detail(name: str, app: Mapping[str, Any], history: list[HistoryEntry]) -> dict[str, Any]:

@@ -3,21 +3,19 @@ in-process OpenFeature providers watch): locked read-modify-write, atomic replac
 from __future__ import annotations
 
 import copy
-import errno
-import fcntl
 import json
 import os
 import re
 import stat
 import tempfile
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock, SystemClock
-from bot.executors.flags import ExecutorError, FlagChangeResult, FlagState
+from bot.executors.common import ExecutorError, file_lock
+from bot.executors.flags import FlagChangeResult, FlagState
 
 ENABLED = "ENABLED"
 _MTIME_BUMP_NS = 1_000_000
@@ -85,15 +83,10 @@ class FlagdExecutor:
                 saved_to = self._save_undo(path, flag, environment, before, comment)
                 doc["flags"][flag] = _off_definition(before, off)
                 _atomic_write_json(path, doc)
-        new = self.read(flag, environment)
-        return FlagChangeResult(
-            flag=flag,
-            environment=environment,
-            provider=self.provider,
+        return FlagChangeResult.of(
+            previous,
+            self.read(flag, environment),
             call=call,
-            changed=not previous.is_off,
-            previous=previous,
-            new=new,
             undo={
                 "file": str(path),
                 "pointer": _pointer(flag),
@@ -200,40 +193,13 @@ def _flag_definition(doc: dict[str, Any], flag: str, path: Path) -> dict[str, An
     return definition
 
 
-@contextmanager
-def _locked(path: Path, timeout: float) -> Iterator[None]:
-    """Exclusive flock on a sibling `<file>.lock`, held across read-modify-write.
+def _locked(path: Path, timeout: float) -> AbstractContextManager[None]:
+    """Exclusive lock on a sibling `<file>.lock`, held across read-modify-write.
 
     Not on the flags file itself: os.replace swaps in a new inode, so a second writer that
-    opened the file after the swap would lock a different inode and both would proceed. The
-    lock file is never deleted, for the same reason. flock (not fcntl.lockf) so that two
-    threads of one process exclude each other too.
+    opened the file after the swap would lock a different inode and both would proceed.
     """
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise ExecutorError(f"flagd: cannot open lock file {lock_path}: {exc}") from exc
-    try:
-        _acquire(fd, lock_path, timeout)
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
-
-
-def _acquire(fd: int, lock_path: Path, timeout: float) -> None:
-    # Non-blocking attempts under a deadline: a wedged holder must fail the call, not hang it.
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise ExecutorError(f"flagd: cannot lock {lock_path}: {exc}") from exc
-        if time.monotonic() >= deadline:
-            raise ExecutorError(f"flagd: {lock_path} still locked after {timeout:g}s")
-        time.sleep(0.005)
+    return file_lock("flagd", path.with_name(path.name + ".lock"), timeout)
 
 
 def _atomic_write_json(path: Path, doc: dict[str, Any]) -> None:

@@ -9,24 +9,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.executors.flags import ExecutorError, one_line
-from bot.executors.rollback import (
-    DeploymentState,
-    HttpClient,
-    RollbackResult,
-    api_message,
-    check_version,
-    expect_json,
-    http_failure,
-    send,
-)
+from bot.executors.common import ExecutorError, one_line
+from bot.executors.rollback import ApiRollbackExecutor, DeploymentState, RollbackResult
+from bot.executors.rollback import LISTED_VERSIONS, api_message, check_version, names_commit
 
 PROVIDER = "github"
 API_VERSION = "2022-11-28"
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-_SHA_PREFIX = re.compile(r"[0-9a-f]{7,40}")
 _POLL_SECONDS = 0.25
-_LISTED_VERSIONS = 10
 _DESCRIPTION_CHARS = 140
 
 
@@ -40,10 +30,10 @@ class Deployment:
     def matches(self, target: str) -> bool:
         if target in (self.version, self.ref):
             return True
-        return bool(_SHA_PREFIX.fullmatch(target) and self.sha.startswith(target))
+        return names_commit(target, self.sha)
 
 
-class GitHubDeployExecutor:
+class GitHubDeployExecutor(ApiRollbackExecutor):
     """One repository (`owner/name`), the service's deploys in it keyed by environment name.
 
     The new deployment keeps GitHub's guards: `auto_merge: false` (deploy exactly that commit),
@@ -69,10 +59,8 @@ class GitHubDeployExecutor:
         where GitHub says `waiting`. `max_deployments`: how far back the history is searched."""
         if not _REPO.fullmatch(repo):
             raise ValueError(f"github: repo {repo!r} is not owner/name")
-        self._base = base_url.rstrip("/")
-        self._token = token
+        super().__init__(base_url=base_url, token=token, timeout=timeout)
         self._repo = repo
-        self._http = HttpClient(timeout)
         self._max_deployments = max_deployments
         self._page_size = min(page_size, 100)
         self._settle_seconds = settle_seconds
@@ -145,9 +133,6 @@ class GitHubDeployExecutor:
             detail=detail,
         )
 
-    def close(self) -> None:
-        self._http.close()
-
     # -- helpers -------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -162,8 +147,8 @@ class GitHubDeployExecutor:
         return f"{self._base}/repos/{self._repo}"
 
     def _get(self, url: str, params: dict[str, str] | None = None) -> tuple[Any, Any]:
-        response = send(self._http, self.provider, "GET", url, headers=self._headers(), params=params)
-        return expect_json(self.provider, response), response.links.get("next", {}).get("url")
+        response = self._send("GET", url, params=params)
+        return self._json(response), response.links.get("next", {}).get("url")
 
     def _deployments(self, environment: str) -> list[Deployment]:
         """Newest first, following `Link: rel="next"` up to max_deployments."""
@@ -213,7 +198,7 @@ class GitHubDeployExecutor:
                 f"github: {one_line(version)} was deployed to {environment} in {self._repo} "
                 f"({len(candidates)}x) but never succeeded; refusing to roll back to it"
             )
-        versions = list(dict.fromkeys(d.version for d in deployments))[:_LISTED_VERSIONS]
+        versions = list(dict.fromkeys(d.version for d in deployments))[:LISTED_VERSIONS]
         raise ExecutorError(
             f"github: no deployment of {one_line(version)} to {environment} in {self._repo} "
             f"among the last {len(deployments)}; it has: {', '.join(versions) or 'none'}"
@@ -249,14 +234,7 @@ class GitHubDeployExecutor:
         self, environment: str, target: Deployment, previous: str | None, message: str
     ) -> dict[str, Any]:
         url = f"{self._repo_url()}/deployments"
-        response = send(
-            self._http,
-            self.provider,
-            "POST",
-            url,
-            headers={**self._headers(), "Content-Type": "application/json"},
-            body=self._body(environment, target, previous, message),
-        )
+        response = self._send("POST", url, body=self._body(environment, target, previous, message))
         if response.status_code == 202:
             # Only a branch ref can be merged into; a sha never should be. No deployment exists.
             raise ExecutorError(
@@ -270,8 +248,8 @@ class GitHubDeployExecutor:
                 f"{api_message(response)}"
             )
         if response.status_code != 201:
-            raise http_failure(self.provider, response)
-        created = expect_json(self.provider, response)
+            raise self._failure(response)
+        created = self._json(response)
         if not isinstance(created, dict) or not isinstance(created.get("id"), int):
             raise ExecutorError(f"github: POST {url} returned no deployment id")
         return created

@@ -4,23 +4,19 @@ Owns the work clone, the one-line YAML edit and the push (with one rebase when t
 from __future__ import annotations
 
 import copy
-import errno
-import fcntl
 import json
 import os
 import re
 import string
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
-from bot.executors.flags import ExecutorError, one_line
+from bot.executors.common import ExecutorError, file_lock, one_line
 from bot.executors.rollback import DeploymentState, RollbackResult, check_version, redact_url
 
 AUTHOR_NAME = "Steward"
@@ -289,31 +285,11 @@ class GitOpsExecutor:
                 f"gitops: refusing to push: the commit changes more of {path} than {self._key}"
             )
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> AbstractContextManager[None]:
         """flock on a sibling lock file: one git operation per work clone at a time, across
         threads and processes; a wedged holder fails the call after lock_timeout."""
         lock_path = self._workdir.with_name(f".{self._workdir.name}.lock")
-        try:
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise ExecutorError(f"gitops: cannot open lock file {lock_path}: {exc}") from exc
-        try:
-            deadline = time.monotonic() + self._lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise ExecutorError(f"gitops: cannot lock {lock_path}: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise ExecutorError(f"gitops: {lock_path} still locked after {self._lock_timeout:g}s")
-                time.sleep(0.01)
-            yield
-        finally:
-            os.close(fd)
+        return file_lock(self.provider, lock_path, self._lock_timeout, create_dir=True)
 
     def _git(
         self,

@@ -2,27 +2,27 @@
 read-back shows, the result of a rollback, and the HTTP plumbing the API-backed ones share."""
 from __future__ import annotations
 
-import json
 import re
 import threading
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from pydantic import BaseModel
 
-from bot.executors.flags import ExecutorError, one_line
+from bot.executors.common import ExecutorError, Scope, http_call, one_line
+from bot.executors.flags import json_body
 
 _MAX_VERSION_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SHA_PREFIX = re.compile(r"[0-9a-f]{7,40}")
+# How many versions an error lists when the target is not among them.
+LISTED_VERSIONS = 10
 
 
-class DeploymentState(BaseModel):
+class DeploymentState(Scope):
     """What a read-back shows."""
 
     service: str
-    environment: str
-    provider: str
     # What runs (Argo CD, GitHub) or is desired (GitOps: the remote's head) now; None when the
     # provider has no record of any deployment to that environment.
     version: str | None
@@ -31,10 +31,8 @@ class DeploymentState(BaseModel):
     detail: dict[str, Any]
 
 
-class RollbackResult(BaseModel):
+class RollbackResult(Scope):
     service: str
-    environment: str
-    provider: str
     call: str  # the describe_call text of what was executed
     target_version: str
     previous_version: str | None
@@ -73,6 +71,11 @@ def check_version(provider: str, target_version: str) -> str:
     return target_version
 
 
+def names_commit(target: str, sha: str | None) -> bool:
+    """Whether `target` is a 7+ character prefix of the commit `sha`."""
+    return bool(sha and _SHA_PREFIX.fullmatch(target) and sha.startswith(target))
+
+
 def redact_url(url: str) -> str:
     """Drop credentials from a URL (https://user:token@host/...) before it goes into a message."""
     parts = urlsplit(url)
@@ -108,29 +111,6 @@ class HttpClient:
                 self._client = None
 
 
-def send(
-    http: HttpClient,
-    provider: str,
-    method: str,
-    url: str,
-    *,
-    headers: dict[str, str],
-    body: dict[str, Any] | None = None,
-    params: dict[str, str] | None = None,
-) -> httpx.Response:
-    """One HTTP call that returns whatever status came back: the rollback APIs answer refusals
-    (auto-sync on, a conflict) with statuses the caller turns into its own words. Transport
-    failures become an ExecutorError here."""
-    content = json.dumps(body).encode() if body is not None else None
-    what = f"{provider}: {method} {url}"
-    try:
-        return http.get().request(method, url, headers=headers, content=content, params=params)
-    except httpx.TimeoutException as exc:
-        raise ExecutorError(f"{what} timed out after {http.timeout:g}s ({type(exc).__name__})") from exc
-    except httpx.HTTPError as exc:
-        raise ExecutorError(f"{what} failed: {type(exc).__name__}: {one_line(str(exc))}") from exc
-
-
 def api_message(response: httpx.Response) -> str:
     """The service's own explanation: JSON `message` (plus GitHub's `errors`), else the body."""
     try:
@@ -161,10 +141,45 @@ def expect_json(provider: str, response: httpx.Response) -> Any:
     """The body of a 2xx answer; anything else is an ExecutorError naming the call."""
     if not response.is_success:
         raise http_failure(provider, response)
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ExecutorError(
-            f"{provider}: {response.request.method} {response.request.url} returned non-JSON: "
-            f"{one_line(response.text) or '(empty body)'}"
-        ) from exc
+    return json_body(provider, response)
+
+
+class ApiRollbackExecutor:
+    """What the API-backed executors (Argo CD, GitHub) share: a base URL, a token, one HTTP
+    client for all their calls, and JSON in and out."""
+
+    provider: str
+
+    def __init__(self, *, base_url: str, token: str, timeout: float) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._http = HttpClient(timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One call that returns whatever status came back: the rollback APIs answer refusals
+        (auto-sync on, a conflict) with statuses the caller turns into its own words. A body
+        goes as JSON; transport failures become an ExecutorError here."""
+        headers = self._headers()
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        return http_call(self._http.get(), self.provider, method, url, headers=headers,
+                         timeout=self._http.timeout, body=body, params=params)
+
+    def _json(self, response: httpx.Response) -> Any:
+        return expect_json(self.provider, response)
+
+    def _failure(self, response: httpx.Response) -> ExecutorError:
+        return http_failure(self.provider, response)

@@ -5,72 +5,35 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from bot.executors.flags import (
-    ExecutorError,
-    FlagChangeResult,
-    FlagState,
-    json_body,
-    request,
-)
+from bot.executors.common import ExecutorError
+from bot.executors.flags import ApiFlagExecutor, FlagState, json_body
 
 
-class UnleashExecutor:
+class UnleashExecutor(ApiFlagExecutor):
+    """The admin / personal access token goes in as-is: "Bearer <token>" is rejected."""
+
     provider = "unleash"
 
     def __init__(
         self, *, base_url: str, token: str, project: str = "default", timeout: float = 10.0
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._token = token
-        self._project = project
-        self._timeout = timeout
+        super().__init__(base_url=base_url, token=token, project=project, timeout=timeout)
 
     def read(self, flag: str, environment: str) -> FlagState:
-        response = request(
-            self.provider, "GET", self._feature_url(flag), headers=self._headers(), timeout=self._timeout
-        )
+        response = self._call("GET", self._feature_url(flag))
         enabled = _environment_enabled(json_body(self.provider, response), flag, environment)
-        return FlagState(
-            flag=flag,
-            environment=environment,
-            provider=self.provider,
-            is_off=not enabled,
-            detail={"enabled": enabled},
-        )
+        return self._state(flag, environment, "enabled", enabled)
 
     def describe_call(self, flag: str, environment: str) -> str:
         return f"POST {self._toggle_url(flag, environment, 'off')}"
 
-    def turn_off(
-        self, flag: str, environment: str, *, comment: str | None = None
-    ) -> FlagChangeResult:
-        """`comment` is accepted for the common interface; this endpoint takes no body."""
-        previous = self.read(flag, environment)
-        # Sent even when already off: the call is idempotent, and it proves the token may do it.
-        request(
-            self.provider,
-            "POST",
-            self._toggle_url(flag, environment, "off"),
-            headers={**self._headers(), "Content-Type": "application/json"},
-            timeout=self._timeout,
-        )
-        new = self.read(flag, environment)
-        return FlagChangeResult(
-            flag=flag,
-            environment=environment,
-            provider=self.provider,
-            call=self.describe_call(flag, environment),
-            changed=not previous.is_off,
-            previous=previous,
-            new=new,
-            undo={"call": f"POST {self._toggle_url(flag, environment, 'on')}"}
-            if not previous.is_off
-            else {"call": None},
-        )
+    def _switch_off(self, flag: str, environment: str, comment: str) -> FlagState:
+        # `comment` is taken for the common interface; this endpoint takes no body.
+        self._call("POST", self._toggle_url(flag, environment, "off"), content_type="application/json")
+        return self.read(flag, environment)
 
-    def _headers(self) -> dict[str, str]:
-        # Unleash wants the admin / personal access token as-is: "Bearer <token>" is rejected.
-        return {"Authorization": self._token, "Accept": "application/json"}
+    def _undo(self, flag: str, environment: str) -> dict[str, Any]:
+        return {"call": f"POST {self._toggle_url(flag, environment, 'on')}"}
 
     def _feature_url(self, flag: str) -> str:
         return f"{self._base}/api/admin/projects/{_seg(self._project)}/features/{_seg(flag)}"
