@@ -193,6 +193,7 @@ def _role(ctx: Context, parsed: ParsedCommand) -> list[Message]:
         raise BadCommand(f"`{parsed.words[1]}` is not a Slack user; mention them with @.")
     if not incidents.assign_role(ctx.session, ctx.rt.clock, ctx.incident, ctx.request.user, role, user.group(1)):
         return [ctx.reply(f"<@{user.group(1)}> already is {role.replace('_', ' ')}.")]
+    ctx.rt.slack.invite(ctx.incident.channel_id, user.group(1))  # a role holder belongs in the channel
     text, line = blocks.change_line(ctx.request.user, f"made <@{user.group(1)}> {role.replace('_', ' ')}.")
     return [_in_channel(ctx, text, line), RefreshCard(ctx.incident.id)]
 

@@ -1,6 +1,7 @@
 """A local Steward wired to the Slack stand-in over real sockets: what the demo and the tests run."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +32,20 @@ class LocalStack:
                 raise TimeoutError("Steward's worker did not finish")
             self.sandbox.wait_idle(timeout=timeout)
 
+    scratch: Path | None = None  # a state dir start_local made, removed on stop
+
     def stop(self) -> None:
         self.server.stop()
         self.steward.close()
         self.sandbox.stop()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def start_local(database_url: str, config_dir: Path, clock: Clock | None = None, **settings: object) -> LocalStack:
+    scratch = None if "state_dir" in settings else Path(tempfile.mkdtemp(prefix="steward-state-"))
     settings = {"webhook_token": WEBHOOK_TOKEN, "github_webhook_secret": GITHUB_WEBHOOK_SECRET,
-                "state_dir": tempfile.mkdtemp(prefix="steward-state-"), **settings}
+                **({"state_dir": scratch} if scratch else {}), **settings}
     sandbox = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, clock=clock).start()
     try:
         resolved = load_settings(
@@ -53,4 +59,4 @@ def start_local(database_url: str, config_dir: Path, clock: Clock | None = None,
         sandbox.stop()
         raise
     sandbox.events_url = f"{server.url}/slack/events"
-    return LocalStack(sandbox=sandbox, steward=steward, server=server)
+    return LocalStack(sandbox=sandbox, steward=steward, server=server, scratch=scratch)

@@ -49,6 +49,7 @@ def test_card_is_edited_in_place_on_every_change(workspace):
     assert card.ts == first.ts and card.edited
     assert (card.severity, card.status) == ("SEV1", "identified")
     assert f"Sre oncall: <@{ENGINEER}>" in card.text
+    assert ENGINEER in workspace.slack.channel(channel).members  # a role holder is invited to the channel
     assert len(workspace.slack.calls_to("chat.update")) == 3
     posts = "\n".join(workspace.posts(channel))
     assert "set severity to *SEV1*" in posts and "set status to *identified*" in posts
