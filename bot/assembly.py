@@ -13,6 +13,8 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, Field
 
+from bot.timeline import paused_gc
+
 Confidence = Literal["low", "medium", "high"]
 CLOSE_BEFORE_MINUTES = 30
 ALERT_KEY_LABELS = ("service", "environment", "env")
@@ -91,6 +93,11 @@ def _ref(event: EventLike, cls: type[EventRef] = EventRef, **extra: Any) -> Any:
 
 def assemble(incident_id: str, detected_at: datetime, services: Sequence[str], events: Sequence[EventLike]) -> AssembledTimeline:
     """Pure: events in time order in, the assembled view out."""
+    with paused_gc():
+        return _assemble(incident_id, detected_at, services, events)
+
+
+def _assemble(incident_id: str, detected_at: datetime, services: Sequence[str], events: Sequence[EventLike]) -> AssembledTimeline:
     alerts = [e for e in events if e.kind == "alert"]
     first = alerts[0] if alerts else None
     anchor = first.at if first else detected_at
