@@ -18,7 +18,7 @@ from bot.services import ServiceCatalog
 from bot.sources import AlertBatch, ChangeIn, SignalIn
 from bot.store.bulk import insert_new
 from bot.store.models import Change, Incident, Signal
-from bot.timeline import TRUSTED, UNTRUSTED, event_row, insert_events
+from bot.timeline import TRUSTED, UNTRUSTED, event_row, insert_events, paused_gc
 
 ANNOUNCED_STATES = {None, "success", "failure", "error", "waiting"}
 
@@ -80,6 +80,10 @@ class Ingestor:
         }
 
     def ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
+        with paused_gc():
+            return self._ingest_alerts(session, batch)
+
+    def _ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
         now = self.clock.now()
         redactor = self.redactor.for_batch()
         rows = [self.signal_row(s, now, redactor) for s in batch.signals]

@@ -401,6 +401,8 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not isinstance(text, str):
             raise TypeError(f"redact() takes text, not {type(text).__name__}; see redact_mapping")
+        if self._is_plain(text):
+            return text
         if self._memo is None:
             return self._redact_one(text)
         done = self._memo.get(text)
@@ -408,12 +410,13 @@ class Redactor:
             done = self._memo[text] = self._redact_one(text)
         return done
 
+    def _is_plain(self, text: str) -> bool:
+        # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted; nothing
+        # this short and plain can hold a token (the shortest, an AWS key id, has 20 characters), and without a
+        # dot it is no host name either.
+        return len(text) <= _PLAIN_MAX and _PLAIN.fullmatch(text) is not None and not (self._internal_hosts and "." in text)
+
     def _redact_one(self, text: str) -> str:
-        if len(text) <= _PLAIN_MAX and _PLAIN.fullmatch(text) and not (self._internal_hosts and "." in text):
-            # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted; nothing
-            # this short and plain can hold a token (the shortest, an AWS key id, has 20 characters), and without a
-            # dot it is no host name either.
-            return text
         try:
             return self._redact(text)
         except Exception:
@@ -430,7 +433,8 @@ class Redactor:
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, Mapping):
-            return {self.redact_mapping(k): self._redact_entry(k, v) for k, v in value.items()}
+            return {(self.redact(k) if isinstance(k, str) else self.redact_mapping(k)): self._redact_entry(k, v)
+                    for k, v in value.items()}
         if isinstance(value, list):
             return [self.redact_mapping(item) for item in value]
         if isinstance(value, tuple):
@@ -438,9 +442,10 @@ class Redactor:
         return value
 
     def _redact_entry(self, key: Any, value: Any) -> Any:
-        if (isinstance(key, str) and isinstance(value, str) and value
-                and not _is_placeholder(value) and _SECRET_KEY.fullmatch(key)):
-            return placeholder(_kind_of_name(key))
+        if isinstance(value, str):
+            if value and isinstance(key, str) and _SECRET_KEY.fullmatch(key) and not _is_placeholder(value):
+                return placeholder(_kind_of_name(key))
+            return self.redact(value)
         return self.redact_mapping(value)
 
     def _redact(self, text: str) -> str:
