@@ -53,7 +53,7 @@ def has_buttons(message) -> bool:
 
 def request_flag_off(workspace, by=ENGINEER, extra=""):
     channel = workspace.declare("Checkout errors", options="sev:SEV2 service:payment-api")
-    workspace.command(f"role sre_oncall @carol", channel=channel)
+    workspace.command("role sre_oncall @carol", channel=channel)
     workspace.command(f"mitigate flag {FLAG} off {extra}".strip(), by=by, channel=channel)
     return channel
 

@@ -1,30 +1,14 @@
 """Timeline assembly: the changes before the first signal, honest inferences, symptom clusters (pure)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from itertools import count
-from typing import Any
 
 from bot.assembly import assemble
+from tests.timeline_events import Ev
 
 T0 = datetime(2026, 11, 25, 10, 8, tzinfo=timezone.utc)
-_ids = count(1)
 
 
-@dataclass
-class Ev:
-    kind: str
-    at: datetime
-    summary: str = ""
-    service: str | None = "payment-api"
-    details: dict[str, Any] = field(default_factory=dict)
-    evidence_ref: str | None = None
-    actor: str | None = None
-    source: str = "test"
-    trust: str = "trusted_platform"
-    content_hash: str = "h"
-    id: int = field(default_factory=lambda: next(_ids))
 
 
 def alert(at, name="HighErrorRate", fp="fp1", service="payment-api", kind="alert", annotations=None):

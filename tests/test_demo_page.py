@@ -368,7 +368,7 @@ def test_replay_plays_the_scripted_incident_and_the_page_follows_it(browser, dem
         page.page.get_by_role("button", name="Replay scenario").click()
         expect(status).to_contain_text("Replaying")
         expect(status).to_contain_text("Scenario replayed", timeout=40_000)
-        expect(page.page.locator("#channel-title")).to_contain_text(f"inc-")
+        expect(page.page.locator("#channel-title")).to_contain_text("inc-")
         expect(page.page.locator("#sidebar [data-name^='inc-']")).to_have_count(play)
         expect(page.card).to_contain_text("Resolved")
         expect(page.message("Approval request · Turn flag")).to_contain_text("Executed by @alice")

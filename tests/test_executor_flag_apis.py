@@ -347,8 +347,7 @@ def test_launchdarkly_errors_are_one_line(launchdarkly: Rig) -> None:
 
 
 def test_launchdarkly_timeout(launchdarkly: Rig) -> None:
-    executor, service = launchdarkly.executor, launchdarkly.service
-    service.stall.add("PATCH")
+    launchdarkly.service.stall.add("PATCH")
     slow = LaunchDarklyExecutor(base_url=launchdarkly.url, token=LD_TOKEN, timeout=0.2)
     with pytest.raises(ExecutorError, match=r"^launchdarkly: PATCH .* timed out after 0.2s"):
         slow.turn_off(FLAG, "production")

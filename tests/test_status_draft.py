@@ -1,10 +1,7 @@
 """Status update drafts and their guards, on crafted timelines (pure: no database, no Slack)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from itertools import count
-from typing import Any
 
 import pytest
 
@@ -13,28 +10,15 @@ from bot.incidents import IncidentView
 from bot.redact import Redactor
 from bot.sandbox import block_kit
 from bot.status import MAX_FACTS, draft_status_update
+from tests.timeline_events import Ev
 from tests.workspace import block_text
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(minutes=30)
 COMMANDER, ENGINEER = "U0COMMANDER", "U0ENGINEER"
-_ids = count(1)
 REDACTOR = Redactor([r"\.corp\.internal$"])
 
 
-@dataclass
-class Ev:
-    kind: str
-    at: datetime
-    summary: str = ""
-    service: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    evidence_ref: str | None = None
-    actor: str | None = None
-    source: str = "test"
-    trust: str = "trusted_platform"
-    content_hash: str = "h"
-    id: int = field(default_factory=lambda: next(_ids))
 
 
 def minutes(n: float) -> datetime:
