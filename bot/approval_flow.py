@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from bot import audit, blocks, gateway
 from bot.approvals import (Refusal, build_packet, check_approval, create_request, evidence_refs, move, parse_value,
-                           pending_for, set_kill_switch, valid_token)
+                           guard_write, pending_for, set_kill_switch, valid_token)
 from bot.commands import Context, ParsedCommand, subcommand
 from bot.errors import BadCommand, UserError
 from bot.evidence import evidence_hash, missing_evidence
@@ -77,8 +77,15 @@ def request_action(ctx: Context, name: str, target: str, parsed: ParsedCommand, 
         if plan.recommendation and plan.recommendation["safe_next_step"]:
             reasons.append("safer next step: " + "; ".join(plan.recommendation["safe_next_step"]))
         audit.append(session, action="request_refused", decision="deny", reason="; ".join(reasons), **common)
-        raise UserError(f"Refused by policy (`{decision.rule_id or 'no rule'}`): " + "; ".join(reasons))
+        # Returned, not raised: the refusal's audit event must commit with this transaction.
+        return [_refusal_reply(ctx, f"Refused by policy (`{decision.rule_id or 'no rule'}`): " + "; ".join(reasons))]
     state = "pending" if decision.decision == "approval_required" else "executing"
+    if state == "executing":
+        try:
+            guard_write(rt, session, name)
+        except Refusal as refusal:
+            audit.append(session, action="request_refused", decision="allow", reason=str(refusal), **common)
+            return [_refusal_reply(ctx, str(refusal))]
     request = create_request(session, rt, plan, decision, packet, user, incident, state=state)
     audit.append(session, action="approval_requested" if state == "pending" else "policy_allowed",
                  decision=decision.decision, reason="; ".join(decision.reasons), **common, details={"request": request.id})
@@ -87,6 +94,10 @@ def request_action(ctx: Context, name: str, target: str, parsed: ParsedCommand, 
                                                         f"An approver ({' or '.join(decision.approval_from)}) must approve it.")]
     session.commit()  # the gateway works in its own transactions; the allowed request must exist first
     return [RefreshApproval(request.id), *gateway.execute(rt, request.id, approver=user)]
+
+
+def _refusal_reply(ctx: Context, text: str) -> Ephemeral:
+    return ctx.reply(text, blocks.error_blocks(text)[1])
 
 
 def _reply(user: str, channel: str, response_url: str | None, text: str) -> Ephemeral:
@@ -123,7 +134,9 @@ def approve(rt: Runtime, user: str, channel: str, value: str, response_url: str 
                          environment=request.environment, decision=request.decision, rule=request.rule_id,
                          evidence_hash=request.evidence_hash, approver=user, incident_id=request.incident_id,
                          details={"request": request.id})
-    except Refusal as refusal:
+    except (Refusal, UserError) as error:
+        # A check that could not be made (the target unreadable, the config incomplete) refuses like a failed one.
+        refusal = error if isinstance(error, Refusal) else Refusal(f"Not approved: {error}")
         rt.slack.deliver([*_refused(rt, request_id, user, refusal, "approval"), _reply(user, channel, response_url, str(refusal))])
         return
     rt.slack.deliver(gateway.execute(rt, request_id, approver=user))

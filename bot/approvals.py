@@ -94,6 +94,8 @@ def create_request(session: Session, rt: Runtime, plan: Plan, decision: PolicyDe
         required_roles=decision.approval_from, requested_by=requested_by, created_at=now,
         expires_at=(now + timedelta(seconds=rt.settings.approval_ttl_seconds)).replace(microsecond=0), state=state,
         slack_channel=incident.channel_id,
+        # An allowed action is decided by the policy when requested, and counts for the rate limit from then.
+        decided_by="policy" if state == "executing" else None, decided_at=now if state == "executing" else None,
     )
     session.add(request)
     if state == "pending":
@@ -164,17 +166,22 @@ def check_approval(rt: Runtime, session: Session, request: ApprovalRequest | Non
         raise Refusal(denied)
     if recomputed_hash(rt, session, request) != request.evidence_hash:
         raise Refusal("The evidence changed since this was requested; request again.", state="invalidated")
+    guard_write(rt, session, request.action)
+    return request
+
+
+def guard_write(rt: Runtime, session: Session, action: str) -> None:
+    """What every write action must pass, approved or allowed: the kill switch and the per-action rate limit."""
     if kill_switch_on(rt, session):
         raise Refusal("The kill switch is on: Steward refuses every write action until an admin turns it off.")
     recent = session.execute(
         select(func.count()).select_from(ApprovalRequest).where(
-            ApprovalRequest.action == request.action, ApprovalRequest.state.in_(DONE_STATES),
+            ApprovalRequest.action == action, ApprovalRequest.state.in_(DONE_STATES),
             ApprovalRequest.decided_at >= rt.clock.now() - RATE_WINDOW)
     ).scalar_one()
     if recent >= RATE_LIMIT:
-        raise Refusal(f"Rate limit: {RATE_LIMIT} {request.action} actions ran in the last {int(RATE_WINDOW.total_seconds() // 60)} "
+        raise Refusal(f"Rate limit: {RATE_LIMIT} {action} actions ran in the last {int(RATE_WINDOW.total_seconds() // 60)} "
                       "minutes; wait, or ask an admin.")
-    return request
 
 
 def move(session: Session, request_id: str, to: str, *, by: str | None, now: datetime, frm: tuple[str, ...] = ("pending",),

@@ -38,6 +38,9 @@ def open_incident(
         incidents.forget_incident(rt.db, incident.id)
         reason = error.response.get("error", "unknown error")
         raise UserError(f"I couldn't create the incident channel (Slack said `{reason}`), so nothing was declared. Try again.") from None
+    except BaseException:
+        incidents.forget_incident(rt.db, incident.id)  # no incident without a channel, whatever went wrong
+        raise
     incidents.attach_channel(rt.db, incident.id, channel_id, name)
     rt.slack.invite(channel_id, user)
     with rt.db.session() as session:

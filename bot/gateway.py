@@ -4,7 +4,7 @@ before and after. A request left executing by a crash is reconciled by reading t
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +14,8 @@ from sqlmodel import Session
 from bot import audit
 from bot.approvals import move, sentence
 from bot.evidence import short_hash
+from bot.redact import neutralise
+from bot.errors import UserError
 from bot.executors import ExecutorError
 from bot.messages import Message, Post, RefreshApproval
 from bot.mitigations import ACTIONS, Outcome
@@ -23,6 +25,7 @@ from bot.store.models import ApprovalRequest, Execution
 from bot.timeline import TRUSTED, record_event
 
 log = logging.getLogger(__name__)
+RECONCILE_AFTER = timedelta(minutes=2)
 
 
 def telemetry(rt: Runtime, service: str, at: datetime) -> dict[str, Any] | None:
@@ -59,11 +62,17 @@ def execute(rt: Runtime, request_id: str, approver: str) -> list[Message]:
                f"evidence {short_hash(request.evidence_hash)}")
     try:
         outcome = action.execute(rt, params, message)
+    except Exception as failure:  # noqa: BLE001 — whatever broke, the request shows failed with the reason
+        reason = str(failure) if isinstance(failure, (ExecutorError, UserError)) else f"{type(failure).__name__}: {failure}"
+        if not isinstance(failure, (ExecutorError, UserError)):
+            log.exception("executor for %s raised", request_id)
+        return _record(rt, request_id, key, approver, "failed", Outcome("failed", {}, {}), {}, reason, before)
+    try:
         holds, readback = action.holds(rt, params)
-        state = "executed" if holds else ("executing" if outcome.state == "waiting" else "unknown")
         error = None
-    except ExecutorError as failure:
-        outcome, readback, state, error = Outcome("failed", {}, {}), {}, "failed", str(failure)
+    except Exception as failure:  # noqa: BLE001 — the change may have happened: a human must check, never "failed"
+        holds, readback, error = False, {}, f"read-back failed: {failure}"
+    state = "executed" if holds else ("executing" if outcome.state == "waiting" else "unknown")
     return _record(rt, request_id, key, approver, state, outcome, readback, error, before)
 
 
@@ -74,7 +83,10 @@ def _record(rt: Runtime, request_id: str, key: str, approver: str, state: str, o
         request = session.get(ApprovalRequest, request_id)
         result = {"outcome": outcome.state, "detail": outcome.detail, "readback": readback, "error": error,
                   "waiting": outcome.state == "waiting"}
-        move(session, request_id, state, by=None, now=now, frm=("executing",), result=result)
+        if not move(session, request_id, state, by=None, now=now, frm=("executing",), result=result):
+            # Reconciled by another replica meanwhile: its word stands; this outcome is only logged.
+            log.warning("request %s was settled elsewhere while it ran here (outcome %s)", request_id, state)
+            return []
         execution = session.execute(select(Execution).where(Execution.idempotency_key == key)).scalar_one()
         execution.finished_at, execution.readback, execution.error = now, readback, error
         execution.outcome = {"executed": "succeeded", "failed": "failed", "executing": "waiting"}.get(state, "unknown")
@@ -95,9 +107,10 @@ def outcome_line(request: ApprovalRequest, state: str, approver: str, error: str
     what = ACTIONS[request.action].sentence(request.params, request.environment, request.service)
     return {
         "executed": f"✅ Done: {what} (approved by <@{approver}>). Read back: the target state holds.",
-        "failed": f"❌ Failed: {what} (approved by <@{approver}>): {error}. Nothing was claimed; the request is failed.",
+        "failed": f"❌ Failed: {what} (approved by <@{approver}>): {neutralise(error or '')}. Nothing was claimed; the request is failed.",
         "executing": f"⏳ Waiting: {what} was handed to the platform, which waits for its own reviewers; Steward does not bypass them.",
-        "unknown": f"⚠️ Unknown: {what} ran, but the read-back does not show the target state. A human must check.",
+        "unknown": f"⚠️ Unknown: {what} ran, but the read-back does not show the target state"
+                   + (f" ({neutralise(error)})" if error else "") + ". A human must check.",
     }[state]
 
 
@@ -119,10 +132,13 @@ def _audit(session: Session, rt: Runtime, request: ApprovalRequest, what: str, a
 
 
 def reconcile(rt: Runtime) -> list[Message]:
-    """At start: requests a crash left executing are settled by reading the state back, and said in the channel."""
+    """At start: requests a crash left executing are settled by reading the state back, and said in the channel.
+    Only those executing for longer than RECONCILE_AFTER: a younger one may be running on another replica."""
+    settled_before = rt.clock.now() - RECONCILE_AFTER
     with rt.db.session() as session:
-        stuck = [r.id for r in session.execute(select(ApprovalRequest).where(ApprovalRequest.state == "executing")).scalars()
-                 if not r.result.get("waiting")]
+        stuck = [r.id for r in session.execute(select(ApprovalRequest).where(
+            ApprovalRequest.state == "executing", ApprovalRequest.decided_at < settled_before)).scalars()
+            if not r.result.get("waiting")]
     messages: list[Message] = []
     for request_id in stuck:
         with rt.db.session() as session:

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from bot.clock import Clock
-from bot.redact import Redactor
+from bot.redact import Redactor, neutralise
 from bot.services import ServiceCatalog
 from bot.sources import AlertBatch, ChangeIn, SignalIn
 from bot.store.bulk import insert_new
@@ -168,13 +168,15 @@ CHANGE_WORDS = {"deployment": "Deploy", "deployment_status": "Deploy", "config_c
 
 
 def change_event(incident_id: str, change: dict[str, Any]) -> dict[str, Any]:
-    parts = [CHANGE_WORDS[change["kind"]], change["service"] or "an unmapped service"]
+    # Service and version come from the sender's payload: stored inert, since this summary is rendered as trusted.
+    parts = [CHANGE_WORDS[change["kind"]], neutralise(change["service"] or "an unmapped service")]
     if change["version"]:
-        parts.append(change["version"])
+        parts.append(neutralise(change["version"]))
     if change["environment"]:
-        parts.append(f"to {change['environment']}" if change["kind"] != "config_change" else f"in {change['environment']}")
+        environment = neutralise(change["environment"])
+        parts.append(f"to {environment}" if change["kind"] != "config_change" else f"in {environment}")
     if change["kind"] == "deployment_status" and change["state"]:
-        parts.append(f"— {change['state']}")
+        parts.append(f"— {neutralise(change['state'])}")
     return event_row(
         incident_id, at=change["at"], kind="change", source=change["source"], trust=TRUSTED, service=change["service"],
         summary=" ".join(parts),

@@ -146,7 +146,7 @@ class DisableFlag:
         )
 
     def current_state(self, rt: Runtime, params: dict[str, Any]) -> dict[str, Any]:
-        state = flag_executor(rt).read(params["flag"], params["environment"])
+        state = _run(lambda: flag_executor(rt).read(params["flag"], params["environment"]))
         return {"is_off": state.is_off, **state.detail}
 
     def idempotency_key(self, params: dict[str, Any], environment: str, incident_id: str) -> str:

@@ -176,3 +176,14 @@ def test_a_long_timeline_is_summarised_and_continues_in_the_card_thread(workspac
     threaded = "\n".join(block_text(m.blocks) for m in thread)
     assert "observation 00" in threaded and "observation 39" in threaded
     assert all(len(m.blocks) <= 50 for m in thread)
+
+
+def test_sender_controlled_change_fields_are_inert_in_the_timeline(workspace, clock):
+    channel = workspace.declare("Checkout errors", options="service:payment-api")
+    workspace.sources.change(id="evil-1", type="deployment", service="payment-api", environment="production",
+                             version="<!channel> see https://evil.example/x", at=clock.now(), summary="deploy")
+    workspace.settle()
+    workspace.command("timeline", by=ENGINEER, channel=channel)
+    shown = workspace.ephemeral_text(ENGINEER)
+    assert "Deploy payment-api" in shown
+    assert "<!channel>" not in shown and "https://evil.example" not in shown

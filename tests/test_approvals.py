@@ -269,3 +269,29 @@ def test_audit_command_shows_this_incidents_events_and_the_chain(workspace):
     shown = workspace.ephemeral_text(OBSERVER)
     assert "✅ Audit chain intact" in shown
     assert "*approval_requested*" in shown and "*executed*" in shown
+
+
+def test_the_kill_switch_also_refuses_actions_the_policy_allows(workspace):
+    channel = workspace.declare("Staging checkout errors", options="service:payment-api env:staging")
+    workspace.command("killswitch on", by=COMMANDER, channel=channel)
+    workspace.command(f"mitigate flag {FLAG} off env:staging", by=ENGINEER, channel=channel)
+    assert "The kill switch is on" in workspace.ephemeral_text(ENGINEER)
+    assert requests(workspace) == [] and executions(workspace) == []
+    assert flag_definition(workspace)["defaultVariant"] == "on"
+    assert audit_actions(workspace)[-1] == "request_refused"
+
+
+def test_a_request_a_crash_left_executing_is_reconciled_at_start(workspace, clock):
+    from bot.gateway import reconcile
+
+    channel = request_flag_off(workspace)
+    [request] = requests(workspace)
+    with workspace.steward.runtime.db.session() as session:
+        stored = session.get(ApprovalRequest, request.id)
+        stored.state, stored.decided_by, stored.decided_at = "executing", COMMANDER, clock.now()
+    assert reconcile(workspace.steward.runtime) == []  # too young: it may be running on another replica
+    clock.advance(minutes=3)
+    workspace.steward.runtime.slack.deliver(reconcile(workspace.steward.runtime))
+    assert requests(workspace)[0].state == "unknown"  # the flag is still on: nobody can say it took effect
+    assert any("cannot confirm it took effect" in p for p in workspace.posts(channel))
+    assert "reconciled_unknown" in audit_actions(workspace)
