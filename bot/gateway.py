@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from bot import audit
@@ -56,7 +56,11 @@ def execute(rt: Runtime, request_id: str, approver: str) -> list[Message]:
             "idempotency_key": key, "approval_id": request.id, "executor": request.action, "call": params.get("call", ""),
             "started_at": rt.clock.now(), "outcome": "running", "readback": {}, "error": None,
         }], Execution.__table__.c.id)
-        if not inserted:
+        # A key whose earlier execution failed may run again: a failure claims nothing.
+        if not inserted and not session.execute(
+                update(Execution).where(Execution.idempotency_key == key, Execution.outcome == "failed").values(
+                    approval_id=request.id, outcome="running", started_at=rt.clock.now(), finished_at=None, error=None)
+        ).rowcount:
             return _already_executed(rt, session, request, key, approver)
     message = (f"{sentence(request)[len('Approve '):].rstrip('.')} — {request.incident_id}, approved by {approver}, "
                f"evidence {short_hash(request.evidence_hash)}")
@@ -120,7 +124,9 @@ def _already_executed(rt: Runtime, session: Session, request: ApprovalRequest, k
     move(session, request.id, "executed" if first.outcome == "succeeded" else "unknown", by=None, now=rt.clock.now(),
          frm=("executing",), result={"duplicate_of": first.approval_id, "outcome": first.outcome})
     _audit(session, rt, request, "execution_skipped_duplicate", approver, reason=f"idempotency key {key} already used")
-    text = f"Already done under {first.approval_id} (same action, target and incident): nothing ran again."
+    text = (f"Already done under {first.approval_id} (same action, target and incident): nothing ran again."
+            if first.outcome == "succeeded" else
+            f"The same action for this incident is {first.outcome} under {first.approval_id}; nothing ran again.")
     return [RefreshApproval(request.id), Post(channel=request.slack_channel, text=text)] if request.slack_channel else []
 
 

@@ -240,6 +240,13 @@ def test_a_failing_executor_leaves_the_request_failed_with_the_reason(unleash_wo
     assert "❌ Failed" in block_text(approval_message(workspace, channel).blocks)
     assert [e.outcome for e in executions(workspace)] == ["failed"]
     assert audit_actions(workspace)[-1] == "execution_failed"
+    # A failure claims nothing, so asking again runs again (the same idempotency key is re-claimed).
+    workspace.command(f"mitigate flag {FLAG} off", by=ENGINEER, channel=channel)
+    second = [m for m in workspace.slack.messages(channel) if "Approval request" in block_text(m.blocks)][-1]
+    workspace.slack.click_button(second, "approval_approve", user=COMMANDER)
+    workspace.settle()
+    assert sum(c.startswith("POST ") for c in unleash.calls) == 2
+    assert [r.state for r in requests(workspace)] == ["failed", "failed"]
 
 
 def test_resolving_cancels_pending_requests(workspace):
