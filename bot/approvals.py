@@ -47,14 +47,11 @@ def evidence_refs(session: Session, incident_id: str) -> list[EventRef]:
     return [EventRef(id=str(row.id), content_hash=row.content_hash) for row in rows]
 
 
-def build_packet(plan: Plan, refs: list[EventRef], requested_by: str, incident_id: str,
-                 current_state: dict[str, Any] | None = None, readiness: list[dict[str, Any]] | None = None) -> EvidencePacket:
-    checks = readiness if readiness is not None else plan.readiness
+def build_packet(plan: Plan, refs: list[EventRef], requested_by: str, incident_id: str) -> EvidencePacket:
     return EvidencePacket(
         action=plan.action, target=plan.target, environment=plan.environment, service=plan.service,
-        current_state=current_state if current_state is not None else plan.current_state,
-        proposed_state=plan.proposed_state, event_refs=refs,
-        readiness=[ReadinessCheck(**c) for c in checks] if checks is not None else None,
+        current_state=plan.current_state, proposed_state=plan.proposed_state, event_refs=refs,
+        readiness=[ReadinessCheck(**c) for c in plan.readiness] if plan.readiness is not None else None,
         risk_flags=plan.risk_flags, alternatives=plan.alternatives, undo_path=plan.undo_path,
         expected_telemetry=plan.expected_telemetry, requested_by=requested_by, incident_id=incident_id,
         blast_radius=plan.blast_radius,
@@ -117,8 +114,7 @@ def recomputed_hash(rt: Runtime, session: Session, request: ApprovalRequest) -> 
         "current_state": action.current_state(rt, request.params),
     }
     if stored.readiness is not None:
-        now["readiness"] = action.plan(rt, session, target=request.target, environment=request.environment,
-                                       version=request.params.get("target_version")).readiness
+        now["readiness"] = action.current_readiness(rt, session, request.params)
     return evidence_hash(EvidencePacket.model_validate({**request.packet, **now}))
 
 

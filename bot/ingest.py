@@ -49,7 +49,7 @@ class Ingested:
     duplicates: int = 0
     alerts: dict[str, list[str]] = field(default_factory=dict)          # incident id -> fingerprints
     changes: dict[str, list[int]] = field(default_factory=dict)         # incident id -> change ids
-    unattached_alerts: list[int] = field(default_factory=list)          # firing signals with no open incident
+    unattached_alerts: list[int] = field(default_factory=list)          # ids of firing signals with no open incident
     channels: dict[str, str] = field(default_factory=dict)              # incident id -> channel id
 
 
@@ -87,7 +87,9 @@ class Ingestor:
         now = self.clock.now()
         redactor = self.redactor.for_batch()
         rows = [self.signal_row(s, now, redactor) for s in batch.signals]
-        new_keys = set(insert_new(session, Signal.__table__, rows, Signal.__table__.c.dedupe_key))
+        table = Signal.__table__
+        new = {row.dedupe_key: row.id for row in insert_new(session, table, rows, table.c.dedupe_key, table.c.id)}
+        new_keys = set(new)
         result = Ingested(stored=len(new_keys), duplicates=len(rows) - len(new_keys))
         fresh = [(row, s) for row, s in zip(rows, batch.signals) if row["dedupe_key"] in new_keys]
         if not fresh:
@@ -102,11 +104,8 @@ class Ingestor:
                 result.alerts.setdefault(incident.id, []).append(row["fingerprint"])
                 result.channels[incident.id] = incident.channel_id
             if not matched and row["status"] == "firing":
-                result.unattached_alerts.append(row["dedupe_key"])
+                result.unattached_alerts.append(new[row["dedupe_key"]])
         insert_events(session, events)
-        if result.unattached_alerts:
-            keys = result.unattached_alerts
-            result.unattached_alerts = list(session.execute(select(Signal.id).where(Signal.dedupe_key.in_(keys))).scalars())
         return result
 
     def change_rows(self, change: ChangeIn, now: datetime) -> list[dict[str, Any]]:
@@ -127,14 +126,14 @@ class Ingestor:
     def ingest_changes(self, session: Session, changes: Sequence[ChangeIn]) -> Ingested:
         now = self.clock.now()
         pairs = [(row, change) for change in changes for row in self.change_rows(change, now)]
-        new_ids = insert_new(session, Change.__table__, [row for row, _ in pairs], Change.__table__.c.dedupe_key)
-        new_keys = set(new_ids)
+        table = Change.__table__
+        ids = {row.dedupe_key: row.id for row in insert_new(session, table, [row for row, _ in pairs], table.c.dedupe_key, table.c.id)}
+        new_keys = set(ids)
         result = Ingested(stored=len(new_keys), duplicates=len(pairs) - len(new_keys))
         fresh = [(row, change) for row, change in pairs if row["dedupe_key"] in new_keys]
         if not fresh:
             return result
         incidents = open_incidents(session, self.lookback)
-        ids = dict(session.execute(select(Change.dedupe_key, Change.id).where(Change.dedupe_key.in_(new_keys))).all())
         events = []
         for row, change in fresh:
             for incident in incidents:

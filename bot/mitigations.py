@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bot.errors import UserError
 from bot.executors import ExecutorError, make_flag_executor, make_rollback_executor
-from bot.readiness import DeployFact, check_rollback_readiness, recommend_rollback
+from bot.readiness import DeployFact, RollbackReadiness, check_rollback_readiness, recommend_rollback
 from bot.runtime import Runtime
 from bot.store.models import Change
 
@@ -56,6 +56,8 @@ class Action(Protocol):
     def plan(self, rt: Runtime, session: Session, *, target: str, environment: str, version: str | None) -> Plan: ...
 
     def current_state(self, rt: Runtime, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def current_readiness(self, rt: Runtime, session: Session, params: dict[str, Any]) -> list[dict[str, Any]] | None: ...
 
     def idempotency_key(self, params: dict[str, Any], environment: str, incident_id: str) -> str: ...
 
@@ -149,6 +151,9 @@ class DisableFlag:
         state = _run(lambda: flag_executor(rt).read(params["flag"], params["environment"]))
         return {"is_off": state.is_off, **state.detail}
 
+    def current_readiness(self, rt: Runtime, session: Session, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        return None  # turning a flag off has no readiness checklist
+
     def idempotency_key(self, params: dict[str, Any], environment: str, incident_id: str) -> str:
         return f"flag-off:{params['flag']}:{environment}:{incident_id}"
 
@@ -180,22 +185,8 @@ class RollbackDeployment:
 
     def plan(self, rt: Runtime, session: Session, *, target: str, environment: str, version: str | None) -> Plan:
         entry = _service_entry(rt, target)
-        deploys = successful_deploys(session, target, environment)
-        current = deploys[0].version if deploys else None
-        versions = list(dict.fromkeys(d.version for d in deploys))
-        wanted = version or next((v for v in versions if v != current), None)
-        if wanted is None:
-            raise UserError(f"I know no earlier successful deployment of {target} in {environment}; name one with `to:<version>`.")
-        # The deploys after the target up to the running one: what a rollback would undo.
-        between = deploys[: next((i for i, d in enumerate(deploys) if d.version == wanted), len(deploys))]
-        readiness = check_rollback_readiness(
-            service=target, environment=environment, current_version=current or "unknown", target_version=wanted,
-            deploys=[DeployFact(version=d.version, sha=d.sha, at=d.at, metadata=d.meta, files=d.files or None) for d in between],
-            migration_paths=entry.migration_paths, target_artifact_available=True if wanted in versions else None,
-            artifact_source="stored deployment record" if wanted in versions else "no deployment record of this version",
-        )
-        recommendation = recommend_rollback(readiness, flags=[f for f in entry.flags])
-        call = "not available"
+        current, wanted, readiness = self._readiness(rt, session, target, environment, version)
+        recommendation = recommend_rollback(readiness, flags=list(entry.flags))
         try:
             call = rollback_executor(rt, target).describe_call(target, environment, wanted)
         except (ExecutorError, UserError) as error:
@@ -213,6 +204,30 @@ class RollbackDeployment:
             policy_facts=readiness.policy_facts(),
             blast_radius=f"all traffic of {target} in {environment} (criticality {entry.criticality})",
         )
+
+    def _readiness(self, rt: Runtime, session: Session, service: str, environment: str,
+                   version: str | None) -> tuple[str | None, str, RollbackReadiness]:
+        """(running version, target version, readiness) from the stored deployments; no executor is asked."""
+        entry = _service_entry(rt, service)
+        deploys = successful_deploys(session, service, environment)
+        current = deploys[0].version if deploys else None
+        versions = list(dict.fromkeys(d.version for d in deploys))
+        wanted = version or next((v for v in versions if v != current), None)
+        if wanted is None:
+            raise UserError(f"I know no earlier successful deployment of {service} in {environment}; name one with `to:<version>`.")
+        # The deploys after the target up to the running one: what a rollback would undo.
+        between = deploys[: next((i for i, d in enumerate(deploys) if d.version == wanted), len(deploys))]
+        readiness = check_rollback_readiness(
+            service=service, environment=environment, current_version=current or "unknown", target_version=wanted,
+            deploys=[DeployFact(version=d.version, sha=d.sha, at=d.at, metadata=d.meta, files=d.files or None) for d in between],
+            migration_paths=entry.migration_paths, target_artifact_available=True if wanted in versions else None,
+            artifact_source="stored deployment record" if wanted in versions else "no deployment record of this version",
+        )
+        return current, wanted, readiness
+
+    def current_readiness(self, rt: Runtime, session: Session, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        _, _, readiness = self._readiness(rt, session, params["service"], params["environment"], params["target_version"])
+        return [c.model_dump() for c in readiness.checks]
 
     def current_state(self, rt: Runtime, params: dict[str, Any]) -> dict[str, Any]:
         with rt.db.session() as session:

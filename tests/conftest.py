@@ -13,6 +13,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.local import start_local
+from bot.store.db import Database
 from tests.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,15 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The database of `database_url`, migrated to head."""
+    database = Database(database_url)
+    database.upgrade()
+    yield database
+    database.engine.dispose()
 
 
 @pytest.fixture

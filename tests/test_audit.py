@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,14 +19,6 @@ from bot.store.models import AuditEvent, AuditHead
 INCIDENT = "INC-20261125-01"
 OTHER_INCIDENT = "INC-20261125-02"
 EVENTS = AuditEvent.__table__
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.engine.dispose()
 
 
 def record(db: Database, clock: ManualClock, incident: str = INCIDENT, **overrides: Any) -> AuditEvent:

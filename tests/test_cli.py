@@ -6,7 +6,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,6 @@ def steward(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     clean["PYTHONPATH"] = str(ROOT)
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**clean, **env}, cwd=cwd,
                           capture_output=True, text=True, timeout=60)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.engine.dispose()
 
 
 def audited(db: Database, clock: ManualClock, *incidents: str) -> None:
