@@ -1,9 +1,13 @@
 """Column types that keep values the same on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import DateTime
+import orjson
+from sqlalchemy import JSON, DateTime
 from sqlalchemy.types import TypeDecorator
 
 
@@ -23,4 +27,31 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        if value.tzinfo is None:
+            # Not value.replace(tzinfo=...): that parses keywords and costs several times more, on every row read.
+            return datetime.combine(value.date(), value.time(), timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class FastJSON(TypeDecorator[Any]):
+    """JSON read with orjson, several times faster than `json` on long timelines; written as `JSON` writes it.
+    Where the driver decodes JSON itself (psycopg) nothing changes. Integers beyond 64 bits come back as floats."""
+
+    impl = JSON
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: object) -> Callable[[Any], Any] | None:
+        # Replaces JSON's decoding rather than adding to it, so this overrides the processor itself.
+        if dialect.supports_native_json_deserialization:
+            return super().result_processor(dialect, coltype)
+        return _loads
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # What json.dumps writes beyond JSON (NaN, Infinity, lone surrogates): json reads it back as written.
+        return json.loads(text)
