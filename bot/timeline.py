@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, type_coerce
 from sqlmodel import Session
 
 from bot.store.bulk import insert_new
 from bot.store.models import TimelineEvent
+from bot.store.types import FastJSON
 
 TRUSTED = "trusted_platform"
 HUMAN = "human"
@@ -82,10 +83,27 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def events_for(session: Session, incident_id: str) -> list[Any]:
-    """The incident's events in time order, as plain rows: timelines grow to tens of thousands of events,
-    and ORM objects cost several times more to build than the assembly that reads them."""
+class TimelineRow(NamedTuple):
+    """An event as the timeline's readers (assembly, status drafts, timeline messages) use it."""
+
+    id: int
+    at: datetime
+    kind: str
+    service: str | None
+    actor: str | None
+    summary: str
+    details: dict[str, Any]
+    evidence_ref: str | None
+    trust: str
+
+
+def events_for(session: Session, incident_id: str) -> list[TimelineRow]:
+    """The incident's events in time order. Timelines grow to tens of thousands of events, so this reads only the
+    columns readers use, and returns named tuples: ORM objects cost several times more to build than the assembly
+    that reads them, and SQLAlchemy rows answer by name about twenty times slower."""
     table = TimelineEvent.__table__
-    query = select(table).where(table.c.incident_id == incident_id).order_by(table.c.at, table.c.id)
+    columns = [type_coerce(table.c.details, FastJSON()) if name == "details" else table.c[name]
+               for name in TimelineRow._fields]
+    query = select(*columns).where(table.c.incident_id == incident_id).order_by(table.c.at, table.c.id)
     with paused_gc():
-        return list(session.execute(query))
+        return list(map(TimelineRow._make, session.execute(query).all()))
