@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -22,7 +22,7 @@ NOT_ERROR_LINES = {"summary", "runbook_url", "dashboard", "dashboard_url"}
 MAX_CLUSTER_LINES = 5000
 
 # Variable parts of error lines, masked before clustering so one failure reads as one signature
-# (one alternation, so each line is scanned once).
+# (one alternation, so each word is scanned once).
 _MASK = re.compile(
     r"(?P<IP>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b)"
     r"|(?P<UUID>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
@@ -32,16 +32,16 @@ _MASK = re.compile(
 
 
 class EventLike(Protocol):
+    """What the assembly reads of an event: `bot.timeline.TimelineRow`, as `events_for` returns them."""
+
     id: int
     at: datetime
     kind: str
-    source: str
     service: str | None
     actor: str | None
     summary: str
     details: dict[str, Any]
     evidence_ref: str | None
-    content_hash: str
     trust: str
 
 
@@ -145,7 +145,7 @@ def alert_clusters(events: Sequence[EventLike]) -> list[SymptomCluster]:
             continue
         details = event.details
         labels = details.get("labels") or {}
-        key = " · ".join([details.get("name", event.summary), *(labels[k] for k in ALERT_KEY_LABELS if labels.get(k))])
+        key = " · ".join([details.get("name", event.summary), *filter(None, map(labels.get, ALERT_KEY_LABELS))])
         latest[details.get("fingerprint", event.summary)] = (key, event)
         if key not in firsts:
             firsts[key] = event.at
@@ -162,17 +162,10 @@ def error_signatures(events: Sequence[EventLike]) -> list[SymptomCluster]:
 
     Lines are masked and de-duplicated first, so drain3 sees each distinct shape once, whatever the volume.
     """
-    raw: Counter[str] = Counter()
-    for event in events:
-        if event.kind != "alert":
-            continue
-        for key, value in event.details.get("annotations", {}).items():
-            if key not in NOT_ERROR_LINES and isinstance(value, str):
-                raw.update(line.strip() for line in value.splitlines() if line.strip())
-    # Alerts repeat their text, so each distinct line is masked once.
     lines: Counter[str] = Counter()
-    for line, count in raw.items():
-        lines[_mask(line)] += count
+    mask = _masker()
+    for line, count in _error_lines(events).items():
+        lines[mask(line)] += count
     if not lines:
         return []
     miner = _miner()
@@ -183,8 +176,36 @@ def error_signatures(events: Sequence[EventLike]) -> list[SymptomCluster]:
     return [SymptomCluster(kind="error_signature", name=names[i], count=n) for i, n in Counter(templates).most_common(10)]
 
 
-def _mask(line: str) -> str:
-    return _MASK.sub(lambda match: f"<{match.lastgroup}>", line[:500])
+def _error_lines(events: Sequence[EventLike]) -> Counter[str]:
+    """The non-blank lines of alert annotations that may hold errors, counted, in the order they first appear (drain3's
+    clusters depend on the order it sees lines in)."""
+    values = Counter([value for event in events if event.kind == "alert"
+                      for key, value in event.details.get("annotations", {}).items()
+                      if key not in NOT_ERROR_LINES and isinstance(value, str)])
+    lines: Counter[str] = Counter()
+    for value, count in values.items():
+        for line in value.splitlines():
+            if line := line.strip():
+                lines[line] += count
+    return lines
+
+
+def _masker() -> Callable[[str], str]:
+    """Masks lines word by word, each distinct word once: error lines differ in a word or two. Splitting at spaces
+    changes nothing, since no mask spans a space and a space reads like the line's start or end to `_MASK`."""
+    masked = _MaskedWords()
+    return lambda line: " ".join(map(masked.__getitem__, line[:500].split(" ")))
+
+
+class _MaskedWords(dict[str, str]):
+    # A dict with __missing__ rather than a function: known words are looked up without a Python call.
+    def __missing__(self, word: str) -> str:
+        self[word] = masked = _MASK.sub(_mask_name, word)
+        return masked
+
+
+def _mask_name(match: re.Match[str]) -> str:
+    return f"<{match.lastgroup}>"
 
 
 def _miner() -> TemplateMiner:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.assembly import assemble
+from bot.assembly import _MASK, _mask_name, _masker, assemble
 from tests.timeline_events import Ev
 
 T0 = datetime(2026, 11, 25, 10, 8, tzinfo=timezone.utc)
@@ -82,3 +82,11 @@ def test_decisions_and_mitigations_are_listed():
     view = assemble("INC-1", T0, ["payment-api"], events)
     assert [d.summary for d in view.decisions] == ["turn off checkout.new-routing"]
     assert [m.summary for m in view.current_mitigation] == ["Flag checkout.new-routing off in production"]
+
+
+def test_masking_word_by_word_masks_as_the_whole_line_would():
+    lines = ["timeout after 3000ms calling payments-gw 10.0.0.7:443", "  -3 +4.5s 50% v2.1.0 1. .5 a.1 42. 1,2 ",
+             "id 123e4567-e89b-12d3-a456-426614174000 hex deadbeefcafe01 0xDEADBEEF0000 (pod payment-api-7)",
+             "tab\t7 and\u00a09 and 1  2 9.9.9.9.9 ::1 id=42 [42]", "x" * 497 + " 12345 6"]
+    mask = _masker()
+    assert [mask(line) for line in lines] == [_MASK.sub(_mask_name, line[:500]) for line in lines]
