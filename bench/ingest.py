@@ -89,7 +89,7 @@ def run(url: str, scratch: Path) -> tuple[float, float]:
     steward_rate = ALERTS / (time.perf_counter() - started)
 
     # The floor: the same signal rows, already built, one executemany per batch.
-    rows = [ingestor.signal_row(s, clock.now()) for body in bodies for s in alertmanager.parse(body).signals]
+    rows = [row for body in bodies for row in ingestor.signal_rows(alertmanager.parse(body).signals, clock.now())]
     raw_db = Database(url + "_raw" if url.startswith("postgres") else url.replace(".db", "-raw.db"))
     raw_db.upgrade()
     started = time.perf_counter()

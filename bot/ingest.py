@@ -68,15 +68,18 @@ class Ingestor:
         self.clock = clock
         self.lookback = lookback
 
-    def signal_row(self, signal: SignalIn, now: datetime, redactor: Redactor | None = None) -> dict[str, Any]:
-        redactor = redactor or self.redactor
+    def signal_rows(self, signals: Sequence[SignalIn], now: datetime) -> list[dict[str, Any]]:
+        redacted = self.redactor.redact_all([(s.name, s.labels, s.annotations) for s in signals])
+        return [self._signal_row(signal, now, *texts) for signal, texts in zip(signals, redacted)]
+
+    def _signal_row(self, signal: SignalIn, now: datetime, name: str, labels: dict[str, str],
+                    annotations: dict[str, str]) -> dict[str, Any]:
         return {
-            "source": signal.source, "fingerprint": signal.fingerprint, "name": redactor.redact(signal.name),
-            "status": signal.status, "labels": redactor.redact_mapping(signal.labels),
-            "annotations": redactor.redact_mapping(signal.annotations),
-            "starts_at": signal.starts_at, "ends_at": signal.ends_at, "url": signal.url,
-            "service": self.catalog.service_of_signal(signal), "environment": self.catalog.environment_of_signal(signal),
-            "dedupe_key": signal.dedupe_key, "received_at": now,
+            "source": signal.source, "fingerprint": signal.fingerprint, "name": name, "status": signal.status,
+            "labels": labels, "annotations": annotations, "starts_at": signal.starts_at, "ends_at": signal.ends_at,
+            "url": signal.url, "service": self.catalog.service_of_signal(signal),
+            "environment": self.catalog.environment_of_signal(signal), "dedupe_key": signal.dedupe_key,
+            "received_at": now,
         }
 
     def ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
@@ -84,9 +87,7 @@ class Ingestor:
             return self._ingest_alerts(session, batch)
 
     def _ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
-        now = self.clock.now()
-        redactor = self.redactor.for_batch()
-        rows = [self.signal_row(s, now, redactor) for s in batch.signals]
+        rows = self.signal_rows(batch.signals, self.clock.now())
         table = Signal.__table__
         new = {row.dedupe_key: row.id for row in insert_new(session, table, rows, table.c.dedupe_key, table.c.id)}
         new_keys = set(new)

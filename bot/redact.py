@@ -6,11 +6,10 @@ with placeholders like ``[REDACTED:aws-key]`` before anything is stored or poste
 """
 from __future__ import annotations
 
-import copy
-
+import bisect
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,7 +245,7 @@ class _SecretScanner:
             return True
         if "-us" in lowered and _MAILCHIMP_SUFFIX.search(lowered):
             return True
-        return any(self._looks_random(run.group()) for run in _TOKEN_RUN.finditer(line))
+        return any(_looks_random(run.group()) for run in _TOKEN_RUN.finditer(line))
 
     def redact_line(self, line: str) -> str:
         return _replace_spans(line, [
@@ -282,16 +281,11 @@ class _SecretScanner:
         spans = []
         for run in _TOKEN_RUN.finditer(line):
             value = run.group()
-            if (self._looks_random(value) and not _is_filtered(value)
+            if (_looks_random(value) and not _is_filtered(value)
                     and not _ID_BEFORE.search(line, max(0, run.start() - 40), run.start())
                     and self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit):
                 spans.append((run.start(), run.end(), "high-entropy"))
         return spans
-
-    @staticmethod
-    def _looks_random(run: str) -> bool:
-        # Random base64 of 20+ chars has both cases; k8s names, paths and hex ids do not.
-        return not _HEX_ID.fullmatch(run) and not run.islower() and not run.isupper()
 
 
 # Some plugin patterns have no anchor (eyJ…, xox…) and go quadratic on a long line of
@@ -306,6 +300,11 @@ def _windows(line: str) -> list[tuple[int, str]]:
     step = _WINDOW - _WINDOW_OVERLAP
     return [(offset, line[offset: offset + _WINDOW])
             for offset in range(0, len(line) - _WINDOW_OVERLAP, step)]
+
+
+def _looks_random(run: str) -> bool:
+    # Random base64 of 20+ chars has both cases; k8s names, paths and hex ids do not.
+    return not _HEX_ID.fullmatch(run) and not run.islower() and not run.isupper()
 
 
 def _secret_span(match: re.Match[str]) -> tuple[int, int]:
@@ -378,37 +377,30 @@ def _scanner() -> _SecretScanner:
 _PLAIN_MAX = 16
 _PLAIN = re.compile(r"[\w.:/-]*")
 
+# What `_redact` needs before it changes anything, in lower-cased text: a rule's trigger, a word or prefix that sends
+# a line to the scanner, or a placeholder already there. (In the text as it is: a scanner prefix, a random-looking run,
+# or a dot where internal hosts are redacted.) None of these spans a line break.
+_LOWERED_NEEDLES = tuple(dict.fromkeys(
+    [*(trigger for rule in _RULES for trigger in rule.triggers), *_SCAN_WORDS, *_SCAN_PREFIXES, "-us", "[redacted:"]))
+
 
 class Redactor:
     """Redacts text and structured metadata. Immutable after construction, so thread-safe.
 
-    Nothing is memoised: a cache keyed by input text would keep raw secrets in memory.
+    Nothing is memoised across calls: a cache keyed by input text would keep raw secrets in memory.
     """
 
     def __init__(self, internal_host_patterns: Sequence[str] = ()) -> None:
         # Host names are case-insensitive; a bad pattern is a configuration error, raised here.
         self._internal_hosts = tuple(re.compile(p, re.IGNORECASE) for p in internal_host_patterns)
         self._scanner = _scanner()
-        self._memo: dict[str, str] | None = None
-
-    def for_batch(self) -> Redactor:
-        """A redactor for one batch of deliveries: alerts of one group repeat their annotations, so repeated text is
-        scanned once. Its memo holds raw text as long as the batch does: use it for one batch, then drop it."""
-        batch = copy.copy(self)
-        batch._memo = {}
-        return batch
 
     def redact(self, text: str) -> str:
         if not isinstance(text, str):
             raise TypeError(f"redact() takes text, not {type(text).__name__}; see redact_mapping")
         if self._is_plain(text):
             return text
-        if self._memo is None:
-            return self._redact_one(text)
-        done = self._memo.get(text)
-        if done is None:
-            done = self._memo[text] = self._redact_one(text)
-        return done
+        return self._redact_one(text)
 
     def _is_plain(self, text: str) -> bool:
         # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted; nothing
@@ -430,23 +422,38 @@ class Redactor:
         A string under a credential-named key ("db_password", "api-key") is withheld whole,
         since on its own the value may look like any word.
         """
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, Mapping):
-            return {(self.redact(k) if isinstance(k, str) else self.redact_mapping(k)): self._redact_entry(k, v)
-                    for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.redact_mapping(item) for item in value]
-        if isinstance(value, tuple):
-            return tuple(self.redact_mapping(item) for item in value)
-        return value
+        return self.redact_all([value])[0]
 
-    def _redact_entry(self, key: Any, value: Any) -> Any:
-        if isinstance(value, str):
-            if value and isinstance(key, str) and _SECRET_KEY.fullmatch(key) and not _is_placeholder(value):
-                return placeholder(_kind_of_name(key))
-            return self.redact(value)
-        return self.redact_mapping(value)
+    def redact_all(self, values: Sequence[Any]) -> list[Any]:
+        """`redact_mapping` of each value, for a batch such as an Alertmanager group.
+
+        Alerts of one group repeat their labels and annotations, so each distinct string is redacted once; and one
+        pass over all of them together clears most, so only the few that might hold a secret go through `redact`.
+        """
+        strings: dict[str, None] = {}
+        keys: dict[str, None] = {}
+        for value in values:
+            _collect(value, strings, keys)
+        changed = {text: self.redact(text) for text in self._suspects(list(strings))}
+        credential_kinds = {key: _kind_of_name(key) for key in keys if _SECRET_KEY.fullmatch(key)}
+        rewrite = _Rewrite(changed, credential_kinds)
+        return [rewrite.value(value) for value in values]
+
+    def _suspects(self, strings: list[str]) -> list[str]:
+        """The strings `redact` might change; it returns every other one as it is.
+
+        Each needle (see _LOWERED_NEEDLES) is looked for once in all the strings joined by newlines, where none can
+        match across two strings.
+        """
+        text = "\n".join(strings)
+        hits = [*_positions(text, _SCAN_PREFIXES_EXACT),
+                *(run.start() for run in _TOKEN_RUN.finditer(text) if _looks_random(run.group()))]
+        if self._internal_hosts:
+            hits.extend(_positions(text, (".",)))
+        # Lower-casing can lengthen a string (U+0130), so lower-cased hits are placed by their own offsets.
+        lowered = [s.lower() for s in strings]
+        suspects = {*_owners(strings, hits), *_owners(lowered, _positions("\n".join(lowered), _LOWERED_NEEDLES))}
+        return [strings[i] for i in suspects]
 
     def _redact(self, text: str) -> str:
         # Triggers only gate; a stale lower-cased copy after a replacement can only cost a
@@ -472,6 +479,72 @@ class Redactor:
         except Exception:
             log.exception("secret scan failed; withholding a line of %d characters", len(line))
             return _UNSCANNABLE + ("\n" if line.endswith("\n") else "")
+
+
+def _collect(value: Any, strings: dict[str, None], keys: dict[str, None]) -> None:
+    """Every string `_Rewrite` looks up, at any depth, into `strings`; the string keys of mappings also into `keys`."""
+    if isinstance(value, str):
+        strings[value] = None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            # Labels and annotations are all string entries: no call down for them.
+            if isinstance(key, str):
+                keys[key] = strings[key] = None
+            else:
+                _collect(key, strings, keys)
+            if isinstance(item, str):
+                strings[item] = None
+            else:
+                _collect(item, strings, keys)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, strings, keys)
+
+
+def _positions(text: str, needles: Iterable[str]) -> Iterator[int]:
+    for needle in needles:
+        if needle in text:
+            yield from _occurrences(text, needle)
+
+
+def _owners(strings: list[str], positions: Iterable[int]) -> set[int]:
+    """The indices of the strings, joined by newlines, that hold these offsets."""
+    starts, offset = [], 0
+    for text in strings:
+        starts.append(offset)
+        offset += len(text) + 1
+    return {bisect.bisect_right(starts, at) - 1 for at in positions}
+
+
+class _Rewrite:
+    """Rebuilds values as `redact_mapping` returns them: redacted strings swapped in, and strings under
+    credential-named keys withheld whole."""
+
+    def __init__(self, changed: dict[str, str], credential_kinds: dict[str, str]) -> None:
+        self._changed = changed
+        self._credential_kinds = credential_kinds
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._changed.get(value, value)
+        if isinstance(value, Mapping):
+            return self._mapping(value)
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple([self.value(item) for item in value])
+        return value
+
+    def _mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
+        get, out = self._changed.get, {}
+        for key, item in value.items():
+            if isinstance(item, str) and isinstance(key, str):
+                kind = self._credential_kinds.get(key)
+                withheld = kind is not None and item and not _is_placeholder(item)
+                out[get(key, key)] = placeholder(kind) if withheld else get(item, item)
+            else:
+                out[self.value(key)] = self.value(item)
+        return out
 
 
 # --- Slack rendering of untrusted text ----------------------------------------------------------

@@ -278,6 +278,16 @@ def test_redact_mapping_is_idempotent(redactor: Redactor) -> None:
     assert redactor.redact_mapping(once) == once
 
 
+def test_a_batch_is_redacted_as_each_of_its_texts_would_be() -> None:
+    # redact_all clears most texts with one prefilter pass over the whole batch: it may clear only what redact keeps.
+    texts = ([c[1] for c in SECRETS] + [c[1] for c in PLUGIN_ONLY] + BENIGN + [c[1] for c in EXACT]
+             + ["\u0130" * 3 + " password=abc", "\u0130" + AWS_KEY, "db1.corp.internal", "[REDACTED:host] is down"]
+             + fuzz_corpus(1500, seed=4))
+    for redactor in (Redactor(internal_host_patterns=[r"\.corp\.internal$", r"^10\."]), Redactor()):
+        assert redactor.redact_all(texts) == [redactor.redact(text) for text in texts]
+        assert redactor.redact_all(texts[::-1][:7]) == [redactor.redact(text) for text in texts[::-1][:7]]
+
+
 def test_redaction_from_many_threads_matches_one_thread() -> None:
     redactor = Redactor(internal_host_patterns=[r"\.corp\.internal$"])
     texts = [c[1] for c in SECRETS] + BENIGN + fuzz_corpus(300, seed=3)
