@@ -128,7 +128,9 @@ class Fields:
         return value
 
     def text(self, key: str, *, allow_empty: bool = False) -> str:
-        value = self._typed(key, self._present(key), str, "a string")
+        value = self.data.get(key)
+        if not isinstance(value, str):
+            self._typed(key, self._present(key), str, "a string")
         if not value and not allow_empty:
             self.fail(key, "empty")
         return value
@@ -179,8 +181,13 @@ class Fields:
 
     def string_map(self, key: str) -> dict[str, str]:
         """An object of string values (labels, annotations); missing or null reads as empty."""
-        if not self.has(key):
+        value = self.data.get(key)
+        if value is None:
             return {}
+        # Labels and annotations, a dozen to an alert: checked in one pass, and read entry by entry only to say
+        # which one is wrong.
+        if isinstance(value, dict) and all(isinstance(item, str) for item in value.values()):
+            return dict(value)
         inner = self.object(key)
         return {name: inner.text(name, allow_empty=True) for name in inner.data}
 

@@ -3,6 +3,7 @@ config and flag changes), each carrying the natural key that makes re-deliveries
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
@@ -30,8 +31,13 @@ class _Normalised(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SignalIn(_Normalised):
-    """One alert as a source reported it, before it is matched to an incident."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalIn:
+    """One alert as a source reported it, before it is matched to an incident.
+
+    Not a model like the others: alerts come by the hundred in one delivery, and the Alertmanager parser has already
+    checked every field (status, types, times aware and in UTC); validating each alert again took a third of the time
+    spent reading it."""
 
     source: str
     fingerprint: str
@@ -39,8 +45,8 @@ class SignalIn(_Normalised):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str]
-    starts_at: UtcDatetime
-    ends_at: UtcDatetime | None
+    starts_at: datetime
+    ends_at: datetime | None
     url: str | None
     dedupe_key: str
     incident_id: str | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 
 # RFC 3339 section 5.6; its ABNF is case-insensitive, so "t" and "z" are valid too.
 _RFC3339 = re.compile(
@@ -18,6 +19,9 @@ _RFC3339 = re.compile(
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
 
 
+# Most times in a delivery were read before: every firing alert ends at Go's zero time, and Alertmanager re-sends a
+# group's alerts, start times and all, on every repeat_interval.
+@lru_cache(maxsize=4096)
 def parse_rfc3339(text: str) -> datetime:
     """The instant `text` names, in UTC; ValueError when it is not an RFC 3339 date-time."""
     match = _RFC3339.fullmatch(text)
