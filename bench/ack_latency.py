@@ -5,7 +5,8 @@ One run, three servers, each its own uvicorn process (one worker, same settings,
 1. Steward: the real app built like `bot.local.start_local` (SQLite in a temp dir, examples/config), its
    Slack being a SlackSandbox in a fourth process. An incident is declared first through a signed
    `/incident declare` on /slack/events; the load is then a signed `/incident note <text>` in that incident's
-   channel, so every request takes the full path: verify, parse, ack, worker job (DB insert + chat.postMessage).
+   channel, so every request takes the full path: verify, store as a job (group commit), ack; then, in the worker
+   process `steward serve` starts, Bolt dispatch, the note's DB insert and chat.postMessage.
 2. The HTTP floor: a raw Starlette endpoint answering 200 (bench/floors.py).
 3. A default bare Bolt app (not process_before_response) behind slack_bolt's Starlette adapter (bench/floors.py).
 

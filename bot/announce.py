@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot import blocks
 from bot.ingest import Ingested, signals_by_fingerprint
+from bot.jobs import job
 from bot.messages import Post
 from bot.runtime import Runtime
 from bot.store.models import AlertPost, Change, Signal
@@ -22,16 +23,17 @@ def announce(rt: Runtime, result: Ingested) -> None:
     for incident_id, fingerprints in result.alerts.items():
         channel = result.channels.get(incident_id)
         if channel:
-            rt.worker.submit(channel, announce_alerts, rt, channel, incident_id, fingerprints)
+            rt.worker.submit(channel, announce_alerts, channel, incident_id, fingerprints)
     for incident_id, change_ids in result.changes.items():
         channel = result.channels.get(incident_id)
         if channel:
-            rt.worker.submit(channel, announce_changes, rt, channel, change_ids)
+            rt.worker.submit(channel, announce_changes, channel, change_ids)
     if result.unattached_alerts and rt.config.steward.triage_channel:
         triage = rt.config.steward.triage_channel
-        rt.worker.submit(triage, announce_triage, rt, triage, result.unattached_alerts)
+        rt.worker.submit(triage, announce_triage, triage, result.unattached_alerts)
 
 
+@job
 def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: list[str]) -> None:
     now = rt.clock.now()
     with rt.db.session() as session:
@@ -68,6 +70,7 @@ def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: l
                 rt.slack.failed("alert message", error)
 
 
+@job
 def announce_changes(rt: Runtime, channel: str, change_ids: list[int]) -> None:
     with rt.db.session() as session:
         changes = session.execute(select(Change).where(Change.id.in_(change_ids)).order_by(Change.at)).scalars()
@@ -75,6 +78,7 @@ def announce_changes(rt: Runtime, channel: str, change_ids: list[int]) -> None:
     rt.slack.deliver(messages)
 
 
+@job
 def announce_triage(rt: Runtime, channel: str, signal_ids: list[int]) -> None:
     with rt.db.session() as session:
         signals = list(session.execute(select(Signal).where(Signal.id.in_(signal_ids)).order_by(Signal.id)).scalars())

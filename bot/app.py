@@ -1,12 +1,11 @@
-"""Builds the product: the runtime, the Bolt app with its listeners, and the one HTTP server's routes."""
+"""Builds the product: the runtime, where its jobs run (here, or in child processes), and the one HTTP server's routes."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt import App
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -14,18 +13,19 @@ from starlette.routing import Route
 
 from bot import metrics
 from bot.clock import Clock, SystemClock
-from bot.config import Config, Settings
+from bot.config import Config, Settings, load_config
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.slackapi import SlackPort, make_client
 from bot.store.db import Database
-from bot.worker import Worker
+from bot.worker import POLL_SECONDS, Doorbell, Worker
 from bot.approval_flow import reconcile_at_start
 from bot.ingest import Ingestor
 from bot.redact import Redactor
 from bot.services import ServiceCatalog
 from bot.webhooks import webhook_routes
-from handlers import actions, commands, events
+from handlers import door
+from handlers.door import build_slack_app
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 @dataclass
 class Steward:
     runtime: Runtime
-    bolt: App
     asgi: Starlette
     scheduler: Scheduler | None = None
 
@@ -45,31 +44,46 @@ class Steward:
 
 
 def build(settings: Settings, config: Config, clock: Clock | None = None) -> Steward:
-    db = Database(settings.database_url)
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    rt = Runtime(settings=settings, config=config, db=db, clock=clock or SystemClock(), slack=SlackPort(client, db, settings.steward_secret),
-                 worker=Worker(), redactor=Redactor(config.steward.internal_host_patterns))
-    bolt = App(client=client, signing_secret=settings.slack_signing_secret, process_before_response=True)
-    commands.register(bolt, rt)
-    actions.register(bolt, rt)
-    events.register(bolt, rt)
+    rt = build_runtime(settings, config, clock or SystemClock())
+    if settings.worker_processes:
+        for _ in range(settings.worker_processes):
+            rt.worker.run_in_process(run_worker_process, settings)
+    else:
+        run_jobs_here(rt)
     ingestor = Ingestor(ServiceCatalog(config), rt.redactor, rt.clock, rt.lookback)
     scheduler = Scheduler(rt)
     scheduler.start()
-    rt.worker.submit("reconcile", reconcile_at_start, rt)  # requests a crash left executing
-    return Steward(runtime=rt, bolt=bolt, asgi=_routes(rt, bolt, webhook_routes(rt, ingestor)), scheduler=scheduler)
+    metrics.WORKER_PENDING.set_function(rt.worker.outstanding)
+    rt.worker.submit("reconcile", reconcile_at_start)  # requests a crash left executing
+    return Steward(runtime=rt, asgi=_routes(rt, webhook_routes(rt, ingestor)), scheduler=scheduler)
 
 
-def _routes(rt: Runtime, bolt: App, webhooks: list[Route]) -> Starlette:
-    async def slack_events(request: Request) -> Response:
-        # Dispatch inline: listeners only parse, ack and hand off (process_before_response), so this is
-        # sub-millisecond work, and Bolt's default runner (waiting on ack in 10 ms sleeps) is never used.
-        rt.worker.saw_request()
-        body = await request.body()
-        response = bolt.dispatch(to_bolt_request(request, body))
-        metrics.SLACK_REQUESTS.labels(status=str(response.status)).inc()
-        return to_starlette_response(response)
+def build_runtime(settings: Settings, config: Config, clock: Clock, doorbell: Doorbell | None = None) -> Runtime:
+    db = Database(settings.database_url)
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    return Runtime(settings=settings, config=config, db=db, clock=clock, slack=SlackPort(client, db, settings.steward_secret),
+                   worker=Worker(db, clock, doorbell), redactor=Redactor(config.steward.internal_host_patterns))
 
+
+def run_jobs_here(rt: Runtime) -> None:
+    rt.slack_app = build_slack_app(rt)
+    rt.worker.run_here(rt)
+
+
+def run_worker_process(settings: Settings, doorbell: Doorbell, stop: Doorbell, parent_pid: int) -> None:
+    """A child of `steward serve` that runs the acked jobs, on its own interpreter lock. It ends when told to, or
+    when the server that started it is gone."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.nice(5)  # acks come first: this process's work can wait a moment, Slack's 3 seconds cannot
+    rt = build_runtime(settings, load_config(settings.steward_config), SystemClock(), doorbell)
+    run_jobs_here(rt)
+    while not stop.wait(POLL_SECONDS) and os.getppid() == parent_pid:
+        pass
+    rt.worker.shutdown()
+    rt.db.engine.dispose()
+
+
+def _routes(rt: Runtime, webhooks: list[Route]) -> Starlette:
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -83,7 +97,7 @@ def _routes(rt: Runtime, bolt: App, webhooks: list[Route]) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/slack/events", door.http_endpoint(rt), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

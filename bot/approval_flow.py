@@ -13,6 +13,7 @@ from bot.commands import Context, ParsedCommand, subcommand
 from bot.errors import BadCommand, UserError
 from bot.evidence import evidence_hash, missing_evidence
 from bot.incidents import view_of
+from bot.jobs import job
 from bot.messages import Ephemeral, Message, Post, RefreshApproval
 from bot.mitigations import ACTIONS
 from bot.policy import PolicyInput, evaluate
@@ -216,5 +217,6 @@ def _audit(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     return [ctx.reply(text, said)]
 
 
+@job
 def reconcile_at_start(rt: Runtime) -> None:
     rt.slack.deliver(gateway.reconcile(rt))

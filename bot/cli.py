@@ -44,11 +44,11 @@ def _serve(args: argparse.Namespace) -> int:
         db.upgrade()
     steward = build(settings, config)
     if args.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from handlers.door import connect_socket_mode
 
         if not settings.slack_app_token:
             raise ConfigError("SLACK_APP_TOKEN is required with --socket-mode")
-        SocketModeHandler(steward.bolt, settings.slack_app_token).connect()
+        connect_socket_mode(steward.runtime, settings.slack_app_token)
     serve_forever(steward.asgi, settings.host, settings.port)
     return 0
 

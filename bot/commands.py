@@ -130,9 +130,11 @@ def check_command(parsed: ParsedCommand) -> Subcommand:
     return spec
 
 
-def run_command(rt: Runtime, request: CommandRequest, parsed: ParsedCommand) -> None:
-    """The worker's job for one slash command: run it, then say what it returned."""
+def run_command(rt: Runtime, user: str, channel: str, text: str, response_url: str | None) -> None:
+    """One slash command, on the worker: run it and say what it returned (or what was wrong with it, and the help)."""
+    request = CommandRequest(user=user, channel=channel, text=text, response_url=response_url)
     try:
+        parsed = parse_incident_command(text)
         spec = check_command(parsed)
         if spec.in_incident:
             with rt.db.session() as session:

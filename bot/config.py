@@ -44,6 +44,7 @@ class Settings(DatabaseSettings):
     host: str = "127.0.0.1"
     port: int = 8085
     state_dir: Path = Path(".steward")  # work clones of GitOps repositories
+    worker_processes: int = Field(default=1, ge=0)  # processes that run acked jobs; 0 runs them on threads here
 
     @field_validator("slack_api_url")
     @classmethod

@@ -44,7 +44,8 @@ class LocalStack:
 
 def start_local(database_url: str, config_dir: Path, clock: Clock | None = None, **settings: object) -> LocalStack:
     scratch = None if "state_dir" in settings else Path(tempfile.mkdtemp(prefix="steward-state-"))
-    settings = {"webhook_token": WEBHOOK_TOKEN, "github_webhook_secret": GITHUB_WEBHOOK_SECRET,
+    # Jobs run on threads here: tests move this process's clock, and a child process would not see it.
+    settings = {"webhook_token": WEBHOOK_TOKEN, "github_webhook_secret": GITHUB_WEBHOOK_SECRET, "worker_processes": 0,
                 **({"state_dir": scratch} if scratch else {}), **settings}
     sandbox = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, clock=clock).start()
     try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from datetime import timedelta
 
 from bot.clock import Clock
@@ -24,6 +24,7 @@ class Runtime:
     slack: "SlackPort"
     worker: Worker
     redactor: Redactor
+    slack_app: Any = None  # where the worker runs jobs: the Bolt app (handlers/) that dispatches stored requests
 
     @property
     def lookback(self) -> timedelta:

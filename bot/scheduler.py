@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, create_engine, text, update
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
 
+from bot.jobs import job
 from bot.messages import Message
 from bot.runtime import Runtime
 from bot.store.models import Timer
@@ -50,6 +52,7 @@ def on_timer(kind: str) -> Callable[[TimerHandler], TimerHandler]:
     return register
 
 
+@job
 def run_due(rt: Runtime, now: datetime | None = None) -> list[int]:
     """Fire every pending timer due by `now` whose kind has a handler; returns the ids this call fired."""
     now = now or rt.clock.now()
@@ -175,7 +178,6 @@ class Scheduler:
         self._aps: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._tick_queued = threading.Event()
 
     @property
     def is_leader(self) -> bool:
@@ -200,14 +202,10 @@ class Scheduler:
 
     def tick(self) -> None:
         """Hand `run_due` to the worker (a tick still queued there makes this one redundant)."""
-        if self._tick_queued.is_set():
-            return
-        self._tick_queued.set()
-        self.rt.worker.submit("steward-timers", self._run_due)
-
-    def _run_due(self) -> None:
-        self._tick_queued.clear()
-        run_due(self.rt)
+        if not self.rt.worker.has_queued(run_due):
+            # A key of its own: a tick must not wait behind one a crashed replica left running (run_due is
+            # idempotent, so two may overlap).
+            self.rt.worker.submit(f"steward-timers-{uuid.uuid4().hex}", run_due)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.retry_seconds):

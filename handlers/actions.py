@@ -1,4 +1,4 @@
-"""Button listeners (block_actions): ack at once and hand the click to its flow on the worker.
+"""Button listeners (block_actions), run by the worker on a stored request: ack, then hand the click to its flow.
 
 `CLICKS` maps the action ids of DESIGN section 9 to the flows that handle them; every flow takes
 (runtime, user, channel, button value, response_url).
@@ -31,7 +31,7 @@ def _listener(rt: Runtime, flow: ClickFlow) -> Callable[[Ack, dict, dict], None]
     def click(ack: Ack, body: dict, action: dict) -> None:
         ack()
         user, channel = body["user"]["id"], body["channel"]["id"]
-        rt.worker.submit(channel, flow, rt, user, channel, action.get("value", ""), body.get("response_url"))
+        flow(rt, user, channel, action.get("value", ""), body.get("response_url"))
 
     return click
 

@@ -1,4 +1,4 @@
-"""Events API listeners: ack at once; the worker deduplicates by event_id and acts.
+"""Events API listeners, run by the worker on a stored request: ack, then act (deduplicated by event_id).
 
 `EVENTS` is what the app subscribes to; a test holds manifest.yml's `bot_events` to it.
 """
@@ -27,21 +27,21 @@ def listens_to(name: str) -> Callable[[Listener], Listener]:
 def channel_created(rt: Runtime, ack: Ack, body: dict, event: dict, context: BoltContext) -> None:
     ack()
     channel = event["channel"]
-    rt.worker.submit(channel["id"], on_channel_created, rt, body["event_id"], channel["id"], channel["name"])
+    on_channel_created(rt, body["event_id"], channel["id"], channel["name"])
 
 
 @listens_to("member_joined_channel")
 def member_joined_channel(rt: Runtime, ack: Ack, body: dict, event: dict, context: BoltContext) -> None:
     ack()
     if event.get("user") == context.bot_user_id:
-        rt.worker.submit(event["channel"], on_bot_joined, rt, body["event_id"], event["channel"])
+        on_bot_joined(rt, body["event_id"], event["channel"])
 
 
 @listens_to("app_mention")
 def app_mention(rt: Runtime, ack: Ack, body: dict, event: dict, context: BoltContext) -> None:
     ack()
     thread = event.get("thread_ts") or event["ts"]
-    rt.worker.submit(event["channel"], on_mention, rt, body["event_id"], event["channel"], thread)
+    on_mention(rt, body["event_id"], event["channel"], thread)
 
 
 def _bind(rt: Runtime, listener: Listener) -> Callable[[Ack, dict, dict, BoltContext], None]:

@@ -39,8 +39,10 @@ class Stdout:
 def main(url: str) -> None:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(name)s: %(message)s")
     settings = load_settings(database_url=url, steward_config=ROOT / "examples" / "config", steward_secret="replica")
-    rt = Runtime(settings=settings, config=load_config(settings.steward_config), db=Database(url), clock=SystemClock(),
-                 slack=Stdout(), worker=Worker(), redactor=Redactor())  # type: ignore[arg-type]
+    db, clock = Database(url), SystemClock()
+    rt = Runtime(settings=settings, config=load_config(settings.steward_config), db=db, clock=clock,
+                 slack=Stdout(), worker=Worker(db, clock), redactor=Redactor())  # type: ignore[arg-type]
+    rt.worker.run_here(rt)
     scheduler = Scheduler(rt, tick_seconds=FAST, retry_seconds=FAST)
     scheduler.start()
     sys.stdin.read()

@@ -42,4 +42,5 @@ def test_timestamp_more_than_five_minutes_off_is_refused(workspace, skew):
 def test_a_correctly_signed_request_is_accepted(workspace):
     response = workspace.slack.command("help", user=COMMANDER, channel=GENERAL)
     assert response.status_code == 200
-    assert "/incident declare" in response.text
+    workspace.settle()
+    assert "/incident declare" in workspace.ephemeral_text(COMMANDER)

@@ -110,8 +110,9 @@ def test_subcommands_outside_an_incident_channel_say_so(workspace):
 def test_unknown_subcommand_gets_help_naming_it(workspace):
     response = workspace.command("frobnicate now", by=ENGINEER)
     assert response.status_code == 200
-    assert "`frobnicate` is not an `/incident` sub-command" in response.text
-    assert "/incident declare" in response.text
+    reply = workspace.ephemeral_text(ENGINEER)
+    assert "`frobnicate` is not an `/incident` sub-command" in reply
+    assert "/incident declare" in reply
 
 
 def test_bad_values_are_named_and_nothing_is_stored(workspace):

@@ -47,7 +47,8 @@ def _probe(rt, session, timer):
 def rt(database_url, clock):
     db = Database(database_url)
     db.upgrade()
-    runtime = SimpleNamespace(db=db, clock=clock, slack=SaidInSlack(), worker=Worker())
+    runtime = SimpleNamespace(db=db, clock=clock, slack=SaidInSlack(), worker=Worker(db, clock))
+    runtime.worker.run_here(runtime)
     yield runtime
     runtime.worker.shutdown()
     db.engine.dispose()
@@ -110,7 +111,7 @@ def test_a_timer_whose_kind_has_no_handler_waits_for_one(rt):
 def test_on_sqlite_the_one_process_leads_and_stores_its_tick_job(sqlite_url, clock):
     db = Database(sqlite_url)
     db.upgrade()
-    scheduler = Scheduler(SimpleNamespace(db=db, clock=clock, slack=SaidInSlack(), worker=Worker()))
+    scheduler = Scheduler(SimpleNamespace(db=db, clock=clock, slack=SaidInSlack(), worker=Worker(db, clock)))
     scheduler.start()
     try:
         assert scheduler.is_leader

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import UTCDateTime
@@ -229,3 +229,21 @@ class Setting(SQLModel, table=True):
     value: str
     updated_by: str | None = None
     updated_at: datetime = _when()
+
+
+class Job(SQLModel, table=True):
+    """Work a listener acked and handed on. It is committed before the ack goes out, so a crash after the ack loses
+    nothing; jobs with the same key run one at a time in id order, on whichever worker claims them."""
+
+    __table_args__ = (Index("ix_job_state_id", "state", "id"), Index("ix_job_key_id", "key", "id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str  # a channel, usually: its jobs keep their order
+    name: str  # a function registered with bot.jobs.job
+    args: str = Field(sa_type=Text)  # a JSON array, encoded once when submitted
+    state: str = "queued"  # queued | running | failed (done jobs are deleted)
+    attempts: int = 0
+    enqueued_at: datetime = _when()
+    claimed_at: datetime | None = _when(default=None)
+    claimed_by: str | None = None
+    error: str | None = None
