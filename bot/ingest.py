@@ -53,11 +53,16 @@ class Ingested:
     channels: dict[str, str] = field(default_factory=dict)              # incident id -> channel id
 
 
+# Read on every delivery: five columns as plain rows, not whole ORM objects, from a statement built once.
+_OPEN_INCIDENTS = select(
+    Incident.__table__.c["id", "channel_id", "services", "environment", "detected_at"]
+).where(Incident.__table__.c.status != "resolved")
+
+
 def open_incidents(session: Session, lookback: timedelta) -> list[OpenIncident]:
-    rows = session.execute(select(Incident).where(Incident.status != "resolved")).scalars()
     return [
-        OpenIncident(i.id, i.channel_id, frozenset(i.services), i.environment, i.detected_at - lookback)
-        for i in rows
+        OpenIncident(id_, channel_id, frozenset(services), environment, detected_at - lookback)
+        for id_, channel_id, services, environment, detected_at in session.execute(_OPEN_INCIDENTS)
     ]
 
 
