@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -42,11 +44,23 @@ def _fresh():
     GATE.set()
 
 
-def worker(db, clock, name: str = "first", run: bool = True):
+@contextmanager
+def running(db, clock, name: str = "first") -> Iterator[Worker]:
     w = Worker(db, clock)
-    if run:
-        w.run_here(SimpleNamespace(name=name, db=db))
-    return w
+    w.run_here(SimpleNamespace(name=name, db=db))
+    try:
+        yield w
+    finally:
+        GATE.set()
+        w.shutdown()
+
+
+def stored_not_run(db, clock, *notes: str) -> None:
+    """What a worker that acked and stored these notes, then died before running them, leaves behind."""
+    stopped = Worker(db, clock)
+    for note in notes:
+        stopped.submit("C1", record, note)
+    stopped.shutdown()
 
 
 def jobs_in(db) -> list[tuple[str, str, str | None]]:
@@ -55,35 +69,25 @@ def jobs_in(db) -> list[tuple[str, str, str | None]]:
 
 
 def test_a_submitted_job_runs_and_leaves_nothing_behind(db, clock):
-    w = worker(db, clock)
-    try:
+    with running(db, clock) as w:
         w.submit("C1", record, "note", "hello")
         assert w.wait_idle(10)
         assert RAN == [("first", "note", "hello")]
         assert jobs_in(db) == []
-    finally:
-        w.shutdown()
 
 
 def test_jobs_stored_before_a_worker_stops_are_run_by_the_next_one(db, clock):
-    stopped = worker(db, clock, run=False)  # acks and stores, but dies before running anything
-    stopped.submit("C1", record, "one")
-    stopped.submit("C1", record, "two")
-    stopped.shutdown()
+    stored_not_run(db, clock, "one", "two")
     assert [state for _, state, _ in jobs_in(db)] == ["queued", "queued"]
     assert RAN == []
 
-    restarted = worker(db, clock, name="restarted")
-    try:
-        assert restarted.wait_idle(10)
+    with running(db, clock, name="restarted") as w:
+        assert w.wait_idle(10)
         assert RAN == [("restarted", "one"), ("restarted", "two")]
-    finally:
-        restarted.shutdown()
 
 
 def test_one_keys_jobs_run_in_order_while_another_key_is_not_held_up(db, clock):
-    w = worker(db, clock)
-    try:
+    with running(db, clock) as w:
         w.submit("C1", slow_record, "c1-first")
         w.submit("C1", record, "c1-second")
         w.submit("C2", record, "c2-only")
@@ -95,75 +99,54 @@ def test_one_keys_jobs_run_in_order_while_another_key_is_not_held_up(db, clock):
         assert RAN.index(("first", "c1-first")) < RAN.index(("first", "c1-second"))
         if not db.url.startswith("sqlite"):  # on SQLite one thread runs the jobs, so C2 waits its turn
             assert RAN.index(("first", "c2-only")) < RAN.index(("first", "c1-first"))
-    finally:
-        GATE.set()
-        w.shutdown()
 
 
 def test_a_failing_job_is_kept_with_its_error_and_the_keys_next_job_still_runs(db, clock):
-    w = worker(db, clock)
-    try:
+    with running(db, clock) as w:
         w.submit("C1", explode, "the executor said no")
         w.submit("C1", record, "after")
         assert w.wait_idle(10)
         assert jobs_in(db) == [("test_worker.explode", "failed", "RuntimeError: the executor said no")]
         assert RAN == [("first", "after")]
-    finally:
-        w.shutdown()
 
 
 def test_a_job_whose_worker_crashed_runs_again_once_its_lease_runs_out(db, clock):
-    stopped = worker(db, clock, run=False)
-    stopped.submit("C1", record, "interrupted")
-    stopped.submit("C1", record, "next")
-    stopped.shutdown()
+    stored_not_run(db, clock, "interrupted", "next")
     with db.engine.begin() as connection:  # what a crashed worker leaves: claimed, running, its lease not renewed
         connection.execute(update(JOB).where(JOB.c.id == select(JOB.c.id).order_by(JOB.c.id).limit(1).scalar_subquery())
                            .values(state="running", claimed_by="crashed", attempts=1,
                                    claimed_at=LEASE_CLOCK.now() - LEASE - timedelta(seconds=1)))
-    w = worker(db, clock, name="survivor")
-    try:
+    with running(db, clock, name="survivor") as w:
         assert w.wait_idle(10)
         assert RAN == [("survivor", "interrupted"), ("survivor", "next")]
-    finally:
-        w.shutdown()
 
 
 def test_a_job_abandoned_too_often_is_failed_not_retried_forever(db, clock):
-    stopped = worker(db, clock, run=False)
-    stopped.submit("C1", record, "poison")
-    stopped.shutdown()
+    stored_not_run(db, clock, "poison")
     with db.engine.begin() as connection:
         connection.execute(update(JOB).values(state="running", claimed_by="crashed", attempts=MAX_ATTEMPTS,
                                               claimed_at=LEASE_CLOCK.now() - LEASE - timedelta(seconds=1)))
-    w = worker(db, clock)
-    try:
+    with running(db, clock) as w:
         assert w.wait_idle(10)
         assert jobs_in(db) == [("test_worker.record", "failed", f"abandoned by its worker {MAX_ATTEMPTS} times")]
         assert RAN == []
-    finally:
-        w.shutdown()
 
 
 def test_a_running_jobs_lease_is_renewed_so_a_live_worker_keeps_it(db, clock, monkeypatch):
     monkeypatch.setattr("bot.worker.LEASE", timedelta(seconds=0.3))
-    w = worker(db, clock)
-    try:
+    with running(db, clock) as w:
         w.submit("C1", slow_record, "long")
         time.sleep(1.0)  # three leases: without renewal another sweep would requeue it and it would run twice
         GATE.set()
         assert w.wait_idle(10)
         assert RAN == [("first", "long")]
-    finally:
-        w.shutdown()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_jobs_the_database_refuses_are_kept_and_stored_when_it_recovers(db, clock):
     with db.engine.begin() as connection:
         connection.execute(text("ALTER TABLE job RENAME TO job_away"))
-    w = worker(db, clock)
-    try:
+    with running(db, clock) as w:
         w.submit("C1", record, "kept")
         time.sleep(0.3)  # the flusher fails and retries meanwhile
         assert RAN == []
@@ -171,29 +154,21 @@ def test_jobs_the_database_refuses_are_kept_and_stored_when_it_recovers(db, cloc
             connection.execute(text("ALTER TABLE job_away RENAME TO job"))
         assert w.wait_idle(15)
         assert RAN == [("first", "kept")]
-    finally:
-        w.shutdown()
 
 
 def test_only_registered_functions_with_json_arguments_can_be_submitted(db, clock):
-    w = worker(db, clock, run=False)
-    try:
+    with running(db, clock) as w:
         with pytest.raises(ValueError, match="not a registered job"):
             w.submit("C1", print, "x")
         with pytest.raises(TypeError):
             w.submit("C1", record, object())
         assert w.wait_idle(2) and jobs_in(db) == []
-    finally:
-        w.shutdown()
 
 
 def test_a_stored_job_naming_no_registered_function_fails_with_that_reason(db, clock):
     with db.engine.begin() as connection:
         connection.execute(Job.__table__.insert().values(key="C1", name="gone.in_an_older_release", args="[]",
                                                          state="queued", attempts=0, enqueued_at=clock.now()))
-    w = worker(db, clock)
-    try:
+    with running(db, clock) as w:
         assert w.wait_idle(10)
         assert jobs_in(db) == [("gone.in_an_older_release", "failed", "LookupError: no job named 'gone.in_an_older_release'")]
-    finally:
-        w.shutdown()
