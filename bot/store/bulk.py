@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Row, Table, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Column, Executable, Row, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot.store.types import UTCDateTime
@@ -21,14 +22,22 @@ def insert_new(session: Session, table: Table, rows: Sequence[dict[str, Any]], *
     if not rows:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _insert_new_postgresql(session, table, rows, returning)
+        statement = _postgresql_insert(table, tuple(rows[0]), returning)
+        return list(session.execute(statement, {"rows": json.dumps(rows, default=_json_time)}))
     # SQLAlchemy's insertmanyvalues: one multi-row VALUES.
-    statement = sqlite.insert(table).on_conflict_do_nothing().returning(*returning)
-    return list(session.execute(statement, list(rows)))
+    return list(session.execute(_sqlite_insert(table, returning), list(rows)))
 
 
-def _insert_new_postgresql(session: Session, table: Table, rows: Sequence[dict[str, Any]],
-                           returning: Sequence[Column]) -> list[Row[Any]]:
+# The statements are built once per table and shape: building one costs about as much as running it for a
+# small batch, and ingestion runs the same few on every delivery.
+
+@lru_cache(maxsize=32)
+def _sqlite_insert(table: Table, returning: tuple[Column, ...]) -> Executable:
+    return sqlite.insert(table).on_conflict_do_nothing().returning(*returning)
+
+
+@lru_cache(maxsize=32)
+def _postgresql_insert(table: Table, columns: tuple[str, ...], returning: tuple[Column, ...]) -> Executable:
     """The batch goes as one JSON document that json_populate_recordset spreads over the table's columns.
 
     A multi-row VALUES of a hundred alerts has 1,400 parameters, and psycopg parses a statement that long again on
@@ -36,15 +45,14 @@ def _insert_new_postgresql(session: Session, table: Table, rows: Sequence[dict[s
     statement is the same for every batch. JSON columns are stored as `json.dumps` writes them, as SQLAlchemy's JSON
     type does, and times as the instants UTCDateTime binds.
     """
-    preparer = session.get_bind().dialect.identifier_preparer
+    preparer = postgresql.dialect().identifier_preparer
     name = preparer.format_table(table)
-    columns = ", ".join(preparer.quote(column) for column in rows[0])
+    names = ", ".join(preparer.quote(column) for column in columns)
     returned = ", ".join(preparer.quote(column.name) for column in returning)
-    statement = text(
-        f"INSERT INTO {name} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{name}, :rows) "
+    return text(
+        f"INSERT INTO {name} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{name}, :rows) "
         f"ON CONFLICT DO NOTHING RETURNING {returned}"
     ).columns(*returning)
-    return list(session.execute(statement, {"rows": json.dumps(rows, default=_json_time)}))
 
 
 def _json_time(value: object) -> str:
