@@ -74,8 +74,8 @@ class Ingestor:
         self.lookback = lookback
 
     def signal_rows(self, signals: Sequence[SignalIn], now: datetime) -> list[dict[str, Any]]:
-        redacted = self.redactor.redact_all([(s.name, s.labels, s.annotations) for s in signals])
-        return [self._signal_row(signal, now, *texts) for signal, texts in zip(signals, redacted)]
+        redacted = iter(self.redactor.redact_all([part for s in signals for part in (s.name, s.labels, s.annotations)]))
+        return [self._signal_row(signal, now, *parts) for signal, parts in zip(signals, zip(redacted, redacted, redacted))]
 
     def _signal_row(self, signal: SignalIn, now: datetime, name: str, labels: dict[str, str],
                     annotations: dict[str, str]) -> dict[str, Any]:

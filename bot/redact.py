@@ -485,7 +485,7 @@ def _collect(value: Any, strings: dict[str, None], keys: dict[str, None]) -> Non
     """Every string `_Rewrite` looks up, at any depth, into `strings`; the string keys of mappings also into `keys`."""
     if isinstance(value, str):
         strings[value] = None
-    elif isinstance(value, Mapping):
+    elif isinstance(value, (dict, Mapping)):  # dict first: a check against the ABC alone is a Python-level call
         for key, item in value.items():
             # Labels and annotations are all string entries: no call down for them.
             if isinstance(key, str):
@@ -527,7 +527,7 @@ class _Rewrite:
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self._changed.get(value, value)
-        if isinstance(value, Mapping):
+        if isinstance(value, (dict, Mapping)):
             return self._mapping(value)
         if isinstance(value, list):
             return [self.value(item) for item in value]
