@@ -21,6 +21,7 @@ from bot.announce import announce
 from bot.ingest import Ingested, Ingestor
 from bot.runtime import Runtime
 from bot.sources import MalformedPayload, Ping, alertmanager, argocd, generic, github
+from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ def _refused(source: str, status: int, reason: str) -> Response:
 
 
 Store = Callable[[Ingestor, Request, bytes], Ingested | Ping]
+
+
+def store_alerts(db: Database, ingestor: Ingestor, body: bytes) -> Ingested:
+    """An Alertmanager delivery, parsed and stored in one transaction (bench/ingest.py times this)."""
+    batch = alertmanager.parse(body)
+    with db.session() as session:
+        return ingestor.ingest_alerts(session, batch)
 
 
 def webhook_routes(rt: Runtime, ingestor: Ingestor) -> list[Route]:
@@ -69,10 +77,8 @@ def webhook_routes(rt: Runtime, ingestor: Ingestor) -> list[Route]:
         secret = rt.settings.github_webhook_secret
         return bool(secret) and github.verify_github_signature(secret, body, request.headers.get("x-hub-signature-256"))
 
-    def store_alerts(ing: Ingestor, request: Request, body: bytes) -> Ingested:
-        batch = alertmanager.parse(body)
-        with rt.db.session() as session:
-            return ing.ingest_alerts(session, batch)
+    def store_alertmanager(ing: Ingestor, request: Request, body: bytes) -> Ingested:
+        return store_alerts(rt.db, ing, body)
 
     def store_github(ing: Ingestor, request: Request, body: bytes) -> Ingested | Ping:
         parsed = github.parse(request.headers.get("x-github-event", ""), body)
@@ -90,7 +96,7 @@ def webhook_routes(rt: Runtime, ingestor: Ingestor) -> list[Route]:
         return store
 
     return [
-        Route("/webhooks/alertmanager", endpoint("alertmanager", with_bearer, store_alerts), methods=["POST"]),
+        Route("/webhooks/alertmanager", endpoint("alertmanager", with_bearer, store_alertmanager), methods=["POST"]),
         Route("/webhooks/github", endpoint("github", with_github_signature, store_github), methods=["POST"]),
         Route("/webhooks/argocd", endpoint("argocd", with_bearer, store_change(argocd.parse)), methods=["POST"]),
         Route("/webhooks/changes", endpoint("changes", with_bearer, store_change(generic.parse)), methods=["POST"]),
