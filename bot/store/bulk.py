@@ -55,7 +55,10 @@ def _postgresql_insert(table: Table, columns: tuple[str, ...], returning: tuple[
     ).columns(*returning)
 
 
+_UTC_DATETIME = UTCDateTime()
+
+
 def _json_time(value: object) -> str:
     if not isinstance(value, datetime):
         raise TypeError(f"{type(value).__name__} has no JSON form for a bulk insert")
-    return UTCDateTime().process_bind_param(value, None).isoformat()  # type: ignore[union-attr]
+    return _UTC_DATETIME.process_bind_param(value, None).isoformat()  # type: ignore[union-attr]

@@ -1,0 +1,53 @@
+"""Bulk inserts: duplicates skipped, the new rows returned, and values stored as the column types store them."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, text
+
+from bot.store.bulk import insert_new
+from bot.store.db import Database
+from bot.store.models import Signal
+
+SIGNAL = Signal.__table__
+WHEN = datetime(2026, 11, 25, 10, 4, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
+
+
+def signal(key: str, **fields: object) -> dict[str, object]:
+    return {
+        "source": "alertmanager", "fingerprint": f"fp-{key}", "name": "HighErrorRate", "status": "firing",
+        "labels": {"service": "payment-api", "é": 'ü 漢 "q" \\ \n 🔥'}, "annotations": {}, "starts_at": WHEN,
+        "ends_at": None, "url": None, "service": "payment-api", "environment": None, "dedupe_key": key,
+        "received_at": WHEN, **fields,
+    }
+
+
+def test_only_new_rows_are_stored_and_returned(db: Database) -> None:
+    with db.session() as session:
+        first = insert_new(session, SIGNAL, [signal("a"), signal("b"), signal("a")], SIGNAL.c.dedupe_key)
+    with db.session() as session:
+        again = insert_new(session, SIGNAL, [signal("b"), signal("c")], SIGNAL.c.dedupe_key)
+    assert sorted(key for key, in first) == ["a", "b"]
+    assert [key for key, in again] == ["c"]
+
+
+def test_values_read_back_as_they_went_in(db: Database) -> None:
+    row = signal("a", annotations={"nested": "no", "runbook": "https://runbooks.example.com/x?y=1&z=2"},
+                 url="http://prometheus:9090/graph", ends_at=WHEN + timedelta(minutes=5))
+    with db.session() as session:
+        insert_new(session, SIGNAL, [row], SIGNAL.c.id)
+    with db.session() as session:
+        stored = session.execute(select(SIGNAL).where(SIGNAL.c.dedupe_key == "a")).one()._mapping
+    assert {name: stored[name] for name in row} == row
+    assert stored["starts_at"].utcoffset() == timedelta(0)
+
+
+def test_json_columns_hold_the_text_json_dumps_writes(db: Database) -> None:
+    # What SQLAlchemy's JSON type writes, whichever way a dialect's bulk insert carries the batch.
+    row = signal("a")
+    with db.session() as session:
+        insert_new(session, SIGNAL, [row], SIGNAL.c.id)
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT CAST(labels AS TEXT) FROM signal")).scalar_one()
+    assert stored == json.dumps(row["labels"])
