@@ -74,8 +74,8 @@ class Ingestor:
         self.lookback = lookback
 
     def signal_rows(self, signals: Sequence[SignalIn], now: datetime) -> list[dict[str, Any]]:
-        redacted = iter(self.redactor.redact_all([part for s in signals for part in (s.name, s.labels, s.annotations)]))
-        return [self._signal_row(signal, now, *parts) for signal, parts in zip(signals, zip(redacted, redacted, redacted))]
+        parts = self.redactor.redact_all([part for s in signals for part in (s.name, s.labels, s.annotations)])
+        return [self._signal_row(signal, now, *parts[3 * i:3 * i + 3]) for i, signal in enumerate(signals)]
 
     def _signal_row(self, signal: SignalIn, now: datetime, name: str, labels: dict[str, str],
                     annotations: dict[str, str]) -> dict[str, Any]:

@@ -457,7 +457,8 @@ class Redactor:
 
     def _redact(self, text: str) -> str:
         # Triggers only gate; a stale lower-cased copy after a replacement can only cost a
-        # needless search, since placeholders never need a later rule.
+        # needless search, since placeholders never need a later rule. Whatever can change text
+        # here must have its needle in _suspects, which clears text for redact_all without this.
         lowered = text.lower()
         for rule in _RULES:
             text = rule.apply(text, lowered)
