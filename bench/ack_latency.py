@@ -2,7 +2,7 @@
 
 One run, three servers, each its own uvicorn process (one worker, same settings, free loopback port):
 
-1. Steward: the real app built like `bot.local.start_local` (SQLite in a temp dir, examples/config), its
+1. Steward: the real app built like `steward serve` (SQLite in a temp dir, examples/config, one worker process), its
    Slack being a SlackSandbox in a fourth process. An incident is declared first through a signed
    `/incident declare` on /slack/events; the load is then a signed `/incident note <text>` in that incident's
    channel, so every request takes the full path: verify, store as a job (group commit), ack; then, in the worker
@@ -54,7 +54,7 @@ THROUGHPUT_TARGET = 0.5  # Steward requests/s >= 50 % of floor
 # --- processes run by the benchmark ------------------------------------------------------------------------
 
 def steward_app():  # noqa: ANN201 - uvicorn factory
-    """Steward as `start_local` builds it, for `uvicorn --factory ack_latency:steward_app`."""
+    """Steward as `steward serve` builds it, for `uvicorn --factory ack_latency:steward_app`."""
     import logging
 
     from bot.app import build
