@@ -57,7 +57,7 @@ def steward_app():  # noqa: ANN201 - uvicorn factory
     """Steward as `steward serve` builds it, for `uvicorn --factory ack_latency:steward_app`."""
     import logging
 
-    from bot.app import build
+    from bot.app import build, freeze_startup_heap
     from bot.config import load_config, load_settings
     from bot.store.db import Database
 
@@ -67,7 +67,9 @@ def steward_app():  # noqa: ANN201 - uvicorn factory
                              slack_api_url=os.environ["BENCH_API_URL"], database_url=url,
                              steward_config=Path(os.environ["BENCH_CONFIG"]), steward_secret="bench-steward-secret")
     Database(url).upgrade()
-    return build(settings, load_config(settings.steward_config)).asgi
+    steward = build(settings, load_config(settings.steward_config))
+    freeze_startup_heap()  # as `steward serve` does
+    return steward.asgi
 
 
 def run_sandbox() -> None:

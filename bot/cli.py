@@ -34,7 +34,7 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
 
 @command("serve")
 def _serve(args: argparse.Namespace) -> int:
-    from bot.app import build
+    from bot.app import build, freeze_startup_heap
     from bot.server import serve_forever
 
     settings = load_settings()
@@ -43,6 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         db.upgrade()
     steward = build(settings, config)
+    freeze_startup_heap()
     if args.socket_mode:
         from handlers.door import connect_socket_mode
 
