@@ -82,7 +82,7 @@ def run_worker_process(settings: Settings, doorbell: Doorbell, stop: Doorbell, p
     """A child of `steward serve` that runs the acked jobs, on its own interpreter lock. It ends when told to, or
     when the server that started it is gone."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.nice(10)  # acks come first: on a contended core this gets a tenth; Slack's 3 seconds cannot wait
+    os.nice(5)  # acks come first: on a contended core this gets a quarter; Slack's 3 seconds cannot wait
     rt = build_runtime(settings, load_config(settings.steward_config), SystemClock(), doorbell)
     run_jobs_here(rt)
     freeze_startup_heap()

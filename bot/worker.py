@@ -1,10 +1,10 @@
 """The worker: slow work the door acked, stored and then run, in order per key.
 
 The door acks at once and submits a job; a flusher thread stores the jobs of concurrent requests in one
-transaction (a group commit) within milliseconds, so the ack path costs a list append, and once stored a job
-survives a crash or a restart. (The ack does not wait for the commit: on SQLite the commit may queue behind the
-worker's writes for tens of milliseconds, and Slack's requests would queue with it. A crash in the milliseconds
-between the two loses those jobs; a database that refuses the commit only delays them.) Jobs run on threads that
+transaction (a group commit), usually within milliseconds, so the ack path costs a list append, and once stored a
+job survives a crash or a restart. (The ack does not wait for the commit: on SQLite the commit queues behind the
+worker's writes, under a flood for up to seconds, and Slack's requests would queue with it. A crash before the
+commit loses those jobs; a database that refuses the commit only delays them.) Jobs run on threads that
 claim them from the `job` table, either here (tests, the demo) or in a child process (`steward serve`), where they
 cannot take the interpreter lock from the thread that acks.
 """
@@ -20,12 +20,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from bot import jobs, metrics
 from bot.clock import Clock, SystemClock
 from bot.store.db import Database
 from bot.store.models import Job
+from bot.store.types import UTCDateTime
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -44,6 +45,30 @@ RUNNER_THREADS = 4
 FLUSH_RETRY_FIRST, FLUSH_RETRY_MAX = 0.1, 5.0
 LINGER_SECONDS = 0.005
 LEASE_CLOCK = SystemClock()
+
+
+def _claim_statement() -> Any:
+    """The oldest queued job whose key has nothing older queued or running, moved to running in one statement
+    (on PostgreSQL, rows another claimer holds are skipped, so two claimers never take the same job). Built once:
+    building it costs more than running it."""
+    earlier = JOB.alias("earlier")
+    head = JOB.alias("head")
+    next_id = (
+        select(head.c.id)
+        .where(head.c.state == "queued",
+               ~select(earlier.c.id).where(earlier.c.key == head.c.key, earlier.c.id < head.c.id,
+                                          earlier.c.state.in_(ACTIVE)).exists())
+        .order_by(head.c.id).limit(1).with_for_update(skip_locked=True).scalar_subquery()
+    )
+    return (
+        update(JOB).where(JOB.c.id == next_id, JOB.c.state == "queued")
+        .values(state="running", claimed_at=bindparam("now", type_=UTCDateTime()), claimed_by=bindparam("worker"),
+                attempts=JOB.c.attempts + 1)
+        .returning(JOB.c.id, JOB.c.name, JOB.c.args)
+    )
+
+
+CLAIM = _claim_statement()
 
 
 class Doorbell(Protocol):
@@ -171,24 +196,8 @@ class Worker:
                     self._running -= 1
 
     def _claim(self, worker_id: str) -> tuple[int, str, list[Any]] | None:
-        """The oldest queued job whose key has nothing older queued or running, moved to running in one statement
-        (on PostgreSQL, rows another claimer holds are skipped, so two claimers never take the same job)."""
-        earlier = JOB.alias("earlier")
-        head = JOB.alias("head")
-        next_id = (
-            select(head.c.id)
-            .where(head.c.state == "queued",
-                   ~select(earlier.c.id).where(earlier.c.key == head.c.key, earlier.c.id < head.c.id,
-                                              earlier.c.state.in_(ACTIVE)).exists())
-            .order_by(head.c.id).limit(1).with_for_update(skip_locked=True).scalar_subquery()
-        )
-        claim = (
-            update(JOB).where(JOB.c.id == next_id, JOB.c.state == "queued")
-            .values(state="running", claimed_at=LEASE_CLOCK.now(), claimed_by=worker_id, attempts=JOB.c.attempts + 1)
-            .returning(JOB.c.id, JOB.c.name, JOB.c.args)
-        )
         with self.db.engine.begin() as connection:
-            row = connection.execute(claim).first()
+            row = connection.execute(CLAIM, {"now": LEASE_CLOCK.now(), "worker": worker_id}).first()
         return None if row is None else (row.id, row.name, json.loads(row.args))
 
     def _run(self, rt: Runtime, worker_id: str, job_id: int, name: str, args: list[Any]) -> None:
