@@ -47,6 +47,26 @@ LINGER_SECONDS = 0.005
 LEASE_CLOCK = SystemClock()
 
 
+class _RawInsert:
+    """The flusher's INSERT, compiled once for the database and run as the driver's own executemany. The flusher
+    shares the interpreter lock with the thread that acks, and SQLAlchemy's per-row work on a backlog of thousands
+    of jobs held that lock for tens of milliseconds."""
+
+    COLUMNS = ("key", "name", "args", "state", "attempts", "enqueued_at")
+
+    def __init__(self, db: Database) -> None:
+        dialect = db.engine.dialect
+        compiled = insert(JOB).inline().compile(dialect=dialect, column_keys=list(self.COLUMNS))
+        self.sql = str(compiled)
+        self._order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._when = JOB.c.enqueued_at.type.bind_processor(dialect) or (lambda value: value)
+
+    def params(self, rows: list[dict[str, Any]]) -> list[Any]:
+        # New rows, the submitted ones untouched: a batch the database refused is offered again as it was.
+        ready = [{**row, "enqueued_at": self._when(row["enqueued_at"])} for row in rows]
+        return ready if self._order is None else [tuple(row[name] for name in self._order) for row in ready]
+
+
 def _claim_statement() -> Any:
     """The oldest queued job whose key has nothing older queued or running, moved to running in one statement
     (on PostgreSQL, rows another claimer holds are skipped, so two claimers never take the same job). Built once:
@@ -92,6 +112,7 @@ class Worker:
         self._stopping = False
         self._stopped = threading.Event()
         self._flusher_idle = False
+        self._insert = _RawInsert(db)
         self._flusher = threading.Thread(target=self._flush_loop, name="steward-job-flusher", daemon=True)
         self._flusher.start()
         self._runners: list[threading.Thread] = []
@@ -128,7 +149,7 @@ class Worker:
                 last = self._submitted
             try:
                 with self.db.engine.begin() as connection:
-                    connection.execute(insert(JOB), batch)
+                    connection.exec_driver_sql(self._insert.sql, self._insert.params(batch))
             except Exception:  # keep them and try again: these jobs were acked
                 log.exception("could not store %d job(s); retrying in %.1f s", len(batch), retry)
                 with self._lock:
