@@ -6,14 +6,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, Field
 
-from bot.timeline import paused_gc
+from bot.timeline import TimelineRow, paused_gc
 
 Confidence = Literal["low", "medium", "high"]
 CLOSE_BEFORE_MINUTES = 30
@@ -31,18 +31,7 @@ _MASK = re.compile(
 )
 
 
-class EventLike(Protocol):
-    """What the assembly reads of an event: `bot.timeline.TimelineRow`, as `events_for` returns them."""
-
-    id: int
-    at: datetime
-    kind: str
-    service: str | None
-    actor: str | None
-    summary: str
-    details: dict[str, Any]
-    evidence_ref: str | None
-    trust: str
+EventLike = TimelineRow  # what the assembly reads, as `events_for` returns it (anything with those fields will do)
 
 
 class EventRef(BaseModel):
