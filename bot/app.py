@@ -47,8 +47,7 @@ class Steward:
 def build(settings: Settings, config: Config, clock: Clock | None = None) -> Steward:
     rt = build_runtime(settings, config, clock or SystemClock())
     if settings.worker_processes:
-        for _ in range(settings.worker_processes):
-            rt.worker.run_in_process(run_worker_process, settings)
+        rt.worker.run_in_processes(settings.worker_processes, run_worker_process, settings)
     else:
         run_jobs_here(rt)
     ingestor = Ingestor(ServiceCatalog(config), rt.redactor, rt.clock, rt.lookback)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import threading
 import time
@@ -117,8 +118,8 @@ class Worker:
         self._flusher.start()
         self._runners: list[threading.Thread] = []
         self._running = 0
-        self._process: Any = None
-        self._process_stop: Any = None
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._process_stop: Any = None  # multiprocessing's Event, once there are child processes
 
     # --- the door's side --------------------------------------------------------------------------------------
 
@@ -182,16 +183,17 @@ class Worker:
         heartbeat.start()
         self._runners.append(heartbeat)
 
-    def run_in_process(self, target: Callable[..., None], *args: Any) -> None:
-        """Run the jobs in a child process: `target(*args, doorbell, stop, parent_pid)` builds its own runtime."""
-        import multiprocessing
-
+    def run_in_processes(self, count: int, target: Callable[..., None], *args: Any) -> None:
+        """Run the jobs in `count` child processes, each `target(*args, doorbell, stop, parent_pid)` building its own
+        runtime. They share one doorbell, so every commit wakes them all, and one stop."""
         context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks mid-use
         self.doorbell = context.Event()
         self._process_stop = context.Event()
-        self._process = context.Process(target=target, args=(*args, self.doorbell, self._process_stop, os.getpid()),
-                                        name="steward-worker", daemon=True)
-        self._process.start()
+        for number in range(count):
+            process = context.Process(target=target, args=(*args, self.doorbell, self._process_stop, os.getpid()),
+                                      name=f"steward-worker-{number}", daemon=True)
+            process.start()
+            self._processes.append(process)
 
     def _run_loop(self, rt: Runtime, worker_id: str) -> None:
         last_sweep = 0.0
@@ -291,8 +293,9 @@ class Worker:
         self.doorbell.set()
         for thread in self._runners:
             thread.join(timeout=30)
-        if self._process is not None:
+        if self._processes:
             self._process_stop.set()
-            self._process.join(timeout=30)
-            if self._process.is_alive():
-                self._process.terminate()
+        for process in self._processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()

@@ -31,11 +31,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(postgres_url: str, config_dir: Path, api_url: str, state: Path) -> tuple[subprocess.Popen, str]:
+def serve(postgres_url: str, config_dir: Path, api_url: str, state: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": postgres_url, "STEWARD_CONFIG": str(config_dir), "STEWARD_SECRET": "replica-secret",
            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
-           "HOST": "127.0.0.1", "PORT": str(port), "STATE_DIR": str(state / str(port))}
+           "HOST": "127.0.0.1", "PORT": str(port), "STATE_DIR": str(state / str(port)), "WORKER_PROCESSES": str(workers)}
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--no-migrate"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -69,7 +69,7 @@ def test_fifty_approvals_over_two_serve_processes_execute_once(postgres_url, con
     Database(postgres_url).upgrade()
     with SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN) as sandbox:
         first, first_url = serve(postgres_url, config_dir, sandbox.api_url, tmp_path)
-        second, second_url = serve(postgres_url, config_dir, sandbox.api_url, tmp_path)
+        second, second_url = serve(postgres_url, config_dir, sandbox.api_url, tmp_path, workers=2)  # 3 claimers in all
         try:
             sandbox.events_url = f"{first_url}/slack/events"
             sandbox.command("declare Checkout errors sev:SEV2 service:payment-api", user=COMMANDER, channel=GENERAL)
