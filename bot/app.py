@@ -26,7 +26,6 @@ from bot.redact import Redactor
 from bot.services import ServiceCatalog
 from bot.webhooks import webhook_routes
 from handlers import door
-from handlers.door import build_slack_app
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def build_runtime(settings: Settings, config: Config, clock: Clock, doorbell: Do
 
 
 def run_jobs_here(rt: Runtime) -> None:
-    rt.slack_app = build_slack_app(rt)
+    rt.slack_app = door.build_slack_app(rt)
     rt.worker.run_here(rt)
 
 
