@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from bot.store.bulk import insert_new
 from bot.store.db import Database
 from bot.store.models import Signal
+from bot.store.types import json_text
 
 SIGNAL = Signal.__table__
 WHEN = datetime(2026, 11, 25, 10, 4, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
@@ -43,11 +44,22 @@ def test_values_read_back_as_they_went_in(db: Database) -> None:
     assert stored["starts_at"].utcoffset() == timedelta(0)
 
 
-def test_json_columns_hold_the_text_json_dumps_writes(db: Database) -> None:
-    # What SQLAlchemy's JSON type writes, whichever way a dialect's bulk insert carries the batch.
+def test_json_columns_hold_the_same_text_on_both_databases(db: Database) -> None:
     row = signal("a")
     with db.session() as session:
         insert_new(session, SIGNAL, [row], SIGNAL.c.id)
     with db.engine.connect() as connection:
         stored = connection.execute(text("SELECT CAST(labels AS TEXT) FROM signal")).scalar_one()
-    assert stored == json.dumps(row["labels"])
+    assert stored == json_text(row["labels"])
+    assert json.loads(stored) == row["labels"]
+
+
+def test_times_hold_the_text_the_column_type_writes(db: Database) -> None:
+    # Stored times are compared with times SQLAlchemy binds; on SQLite they compare as text.
+    with db.session() as session:
+        insert_new(session, SIGNAL, [signal("bulk")], SIGNAL.c.id)
+        session.execute(insert(SIGNAL), [signal("core")])
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT CAST(starts_at AS TEXT) FROM signal ORDER BY dedupe_key")).scalars()
+        assert len(set(stored)) == 1
+        assert connection.execute(select(SIGNAL.c.dedupe_key).where(SIGNAL.c.starts_at == WHEN)).scalars().all() == ["bulk", "core"]

