@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from bot.sources import ChangeIn, MalformedPayload, Ping, alertmanager, argocd, generic, github
+from bot.sources import ChangeIn, MalformedPayload, Ping, alertmanager, argocd, generic, github, read_object
 from bot.sources.timestamps import parse_rfc3339
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -279,6 +279,11 @@ NOT_AN_OBJECT = [
 @pytest.mark.parametrize(("body", "reason"), NOT_AN_OBJECT)
 def test_every_parser_refuses_a_body_that_is_not_a_json_object(source, body, reason):
     assert reason_of(PARSERS[source], body) == reason
+
+
+@pytest.mark.parametrize(("body", "value"), [(b'{"a": "\\ud800"}', "\ud800"), (b'{"a": 1e400}', float("inf"))])
+def test_a_body_json_reads_is_read_as_json_reads_it(body, value):
+    assert read_object(body).raw("a") == value
 
 
 # --- GitHub -------------------------------------------------------------------------------
