@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from sqlmodel import Session
 
 from bot.store.bulk import insert_new
 from bot.store.models import TimelineEvent
-from bot.store.types import FastJSON
+from bot.store.types import FastJSON, json_text
 
 TRUSTED = "trusted_platform"
 HUMAN = "human"
@@ -24,11 +23,10 @@ UNTRUSTED = "untrusted_runtime_output"
 
 def content_hash(kind: str, at: datetime, summary: str, details: dict[str, Any], evidence_ref: str | None) -> str:
     """What an evidence packet pins: a changed event must hash differently."""
-    body = json.dumps(
+    body = json_text(
         {"kind": kind, "at": at.isoformat(timespec="seconds"), "summary": summary, "details": details, "ref": evidence_ref},
-        sort_keys=True,
-        separators=(",", ":"),
         default=str,
+        sort_keys=True,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
