@@ -104,7 +104,7 @@ def _routes(rt: Runtime, webhooks: list[Route]) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/slack/events", door.http_endpoint(rt), methods=["POST"]),
+            Route("/slack/events", door.HttpDoor(rt), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

@@ -10,7 +10,6 @@ cannot take the interpreter lock from the thread that acks.
 """
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from bot import jobs, metrics
@@ -125,8 +125,8 @@ class Worker:
 
     def submit(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
         """Queue `fn(rt, *args)`; the arguments must be JSON (checked here, where the caller can see the error)."""
-        row = {"key": key, "name": jobs.name_of(fn), "args": json.dumps(args), "state": "queued", "attempts": 0,
-               "enqueued_at": self.clock.now()}
+        row = {"key": key, "name": jobs.name_of(fn), "args": orjson.dumps(args).decode(), "state": "queued",
+               "attempts": 0, "enqueued_at": self.clock.now()}
         with self._lock:
             self._buffer.append(row)
             self._submitted += 1
@@ -221,7 +221,7 @@ class Worker:
     def _claim(self, worker_id: str) -> tuple[int, str, list[Any]] | None:
         with self.db.engine.begin() as connection:
             row = connection.execute(CLAIM, {"now": LEASE_CLOCK.now(), "worker": worker_id}).first()
-        return None if row is None else (row.id, row.name, json.loads(row.args))
+        return None if row is None else (row.id, row.name, orjson.loads(row.args))
 
     def _run(self, rt: Runtime, worker_id: str, job_id: int, name: str, args: list[Any]) -> None:
         try:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.sandbox.sender import signature
 from bot.worker import JOB
 from tests.workspace import COMMANDER, GENERAL
 
@@ -62,3 +66,24 @@ def test_what_no_listener_handles_gets_404_and_stores_nothing(workspace):
     event = workspace.slack.event({"type": "reaction_added", "user": COMMANDER, "reaction": "eyes"})
     assert event.status_code == 404
     assert stored_jobs(workspace) == 0
+
+
+def test_a_note_whose_text_looks_like_other_fields_is_routed_by_the_real_ones(workspace):
+    channel = workspace.declare()
+    response = workspace.command("note saw command=/other&channel_id=C0ELSEWHERE in the logs", channel=channel)
+    assert response.status_code == 200
+    note = workspace.posts(channel)[-1]
+    assert "saw command=/other" in note and "channel_id=C0ELSEWHERE in the logs" in note
+
+
+def test_a_body_that_arrives_in_pieces_is_read_whole_before_its_signature_is_checked(workspace):
+    body = urlencode({"command": "/incident", "text": "help", "user_id": COMMANDER, "channel_id": GENERAL,
+                      "response_url": workspace.slack.response_urls.issue(COMMANDER, GENERAL)}).encode()
+    timestamp = int(time.time())
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(timestamp),
+               "X-Slack-Signature": signature(workspace.slack.signing_secret, timestamp, body)}
+    pieces = iter([body[:40], body[40:90], body[90:]])  # sent chunked, so the server receives several parts
+    response = httpx.post(f"{workspace.server.url}/slack/events", content=pieces, headers=headers)
+    assert (response.status_code, response.text) == (200, "")
+    workspace.settle()
+    assert "/incident declare" in workspace.ephemeral_text(COMMANDER)
