@@ -94,10 +94,9 @@ class Ingestor:
     def _ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
         rows = self.signal_rows(batch.signals, self.clock.now())
         table = Signal.__table__
-        new = {row.dedupe_key: row.id for row in insert_new(session, table, rows, table.c.dedupe_key, table.c.id)}
-        new_keys = set(new)
-        result = Ingested(stored=len(new_keys), duplicates=len(rows) - len(new_keys))
-        fresh = [(row, s) for row, s in zip(rows, batch.signals) if row["dedupe_key"] in new_keys]
+        new = dict(insert_new(session, table, rows, table.c.dedupe_key, table.c.id))
+        result = Ingested(stored=len(new), duplicates=len(rows) - len(new))
+        fresh = [(row, s) for row, s in zip(rows, batch.signals) if row["dedupe_key"] in new]
         if not fresh:
             return result
         incidents = open_incidents(session, self.lookback)
