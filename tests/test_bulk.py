@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import insert, select, text
 
 from bot.store.bulk import insert_new
@@ -63,3 +64,20 @@ def test_times_hold_the_text_the_column_type_writes(db: Database) -> None:
         stored = connection.execute(text("SELECT CAST(starts_at AS TEXT) FROM signal ORDER BY dedupe_key")).scalars()
         assert len(set(stored)) == 1
         assert connection.execute(select(SIGNAL.c.dedupe_key).where(SIGNAL.c.starts_at == WHEN)).scalars().all() == ["bulk", "core"]
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    ({"é": "ü 🔥"}, '{"é":"ü 🔥"}'),
+    ({"a": "\ud800"}, '{"a":"\\ud800"}'),   # orjson refuses a lone surrogate; json writes it escaped
+    (2**70, str(2**70)),
+    ({1: "one"}, '{"1":"one"}'),
+])
+def test_json_text_writes_whatever_json_writes(value: object, written: str) -> None:
+    assert json_text(value) == written
+    assert json.loads(written) == json.loads(json.dumps(value))
+
+
+def test_json_text_refuses_times_as_json_does() -> None:
+    with pytest.raises(TypeError):
+        json_text({"at": WHEN})
+    assert json_text({"at": WHEN}, default=str) == json.dumps({"at": str(WHEN)}, separators=(",", ":"))
