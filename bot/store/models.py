@@ -232,8 +232,9 @@ class Setting(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
-    """Work a listener acked and handed on. It is committed before the ack goes out, so a crash after the ack loses
-    nothing; jobs with the same key run one at a time in id order, on whichever worker claims them."""
+    """Work a listener acked and handed on, stored by the worker's flusher within milliseconds of the ack (see
+    bot/worker.py for the window a crash can lose); jobs with the same key run one at a time in id order, on
+    whichever worker claims them."""
 
     __table_args__ = (Index("ix_job_state_id", "state", "id"), Index("ix_job_key_id", "key", "id"))
 
