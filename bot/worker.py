@@ -1,8 +1,8 @@
 """The worker: slow work the door acked, stored and then run, in order per key.
 
 The door acks at once and submits a job; a flusher thread stores the jobs of concurrent requests in one
-transaction (a group commit), usually within milliseconds, so the ack path costs a list append, and once stored a
-job survives a crash or a restart. (The ack does not wait for the commit: on SQLite the commit queues behind the
+transaction (a group commit): a lone job at once, a flood's at most 25 ms apart. The ack path costs a list append,
+and once stored a job survives a crash or a restart. (The ack does not wait for the commit: on SQLite the commit queues behind the
 worker's writes, under a flood for up to seconds, and Slack's requests would queue with it. A crash before the
 commit loses those jobs; a database that refuses the commit only delays them.) Jobs run on threads that
 claim them from the `job` table, either here (tests, the demo) or in a child process (`steward serve`), where they
@@ -44,7 +44,7 @@ LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
 RUNNER_THREADS = 4
 FLUSH_RETRY_FIRST, FLUSH_RETRY_MAX = 0.1, 5.0
-LINGER_SECONDS = 0.005
+FLUSH_INTERVAL = 0.025
 LEASE_CLOCK = SystemClock()
 
 
@@ -135,6 +135,7 @@ class Worker:
 
     def _flush_loop(self) -> None:
         retry = FLUSH_RETRY_FIRST
+        last_flush = 0.0
         while True:
             with self._lock:
                 while not self._buffer and not self._stopping:
@@ -143,8 +144,12 @@ class Worker:
                 self._flusher_idle = False
                 if not self._buffer:
                     return
-            # A moment's wait lets a burst share one commit; each commit costs as much as dozens of rows.
-            time.sleep(LINGER_SECONDS)
+            # At most one commit per interval: a lone request is stored at once, and a flood shares one commit per
+            # interval. Each commit costs as much as dozens of rows, on the process that acks.
+            wait = last_flush + FLUSH_INTERVAL - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            last_flush = time.monotonic()
             with self._lock:
                 batch, self._buffer = self._buffer, []
                 last = self._submitted
