@@ -1,10 +1,10 @@
 """The worker: slow work the door acked, stored and then run, in order per key.
 
 The door acks at once and submits a job; a flusher thread stores the jobs of concurrent requests in one
-transaction (a group commit): a lone job at once, a flood's at most 25 ms apart. The ack path costs a list append,
-and once stored a job survives a crash or a restart. (The ack does not wait for the commit: on SQLite the commit queues behind the
-worker's writes, under a flood for up to seconds, and Slack's requests would queue with it. A crash before the
-commit loses those jobs; a database that refuses the commit only delays them.) Jobs run on threads that
+transaction (a group commit): a lone job at once, a flood's once every 25 ms. The ack path costs a list append,
+and once stored a job survives a crash or a restart. (The ack does not wait for the commit: on SQLite the commit
+queues behind the worker's writes, under a flood for up to seconds, and Slack's requests would queue with it. A
+crash before the commit loses those jobs; a database that refuses the commit only delays them.) Jobs run on threads that
 claim them from the `job` table, either here (tests, the demo) or in a child process (`steward serve`), where they
 cannot take the interpreter lock from the thread that acks.
 """
@@ -135,7 +135,7 @@ class Worker:
 
     def _flush_loop(self) -> None:
         retry = FLUSH_RETRY_FIRST
-        last_flush = 0.0
+        last_flush, crowded = 0.0, False
         while True:
             with self._lock:
                 while not self._buffer and not self._stopping:
@@ -144,15 +144,17 @@ class Worker:
                 self._flusher_idle = False
                 if not self._buffer:
                     return
-            # At most one commit per interval: a lone request is stored at once, and a flood shares one commit per
-            # interval. Each commit costs as much as dozens of rows, on the process that acks.
+            # A lone job is stored at once. Once jobs arrive faster than they are committed (the last batch held
+            # several), they share one commit per interval: each commit costs as much as dozens of rows, on the
+            # process that acks.
             wait = last_flush + FLUSH_INTERVAL - time.monotonic()
-            if wait > 0:
+            if crowded and wait > 0:
                 time.sleep(wait)
             last_flush = time.monotonic()
             with self._lock:
                 batch, self._buffer = self._buffer, []
                 last = self._submitted
+            crowded = len(batch) > 1
             try:
                 with self.db.engine.begin() as connection:
                     connection.exec_driver_sql(self._insert.sql, self._insert.params(batch))
