@@ -4,9 +4,9 @@ The door acks at once and submits a job; a flusher thread stores the jobs of con
 transaction (a group commit): a lone job at once, a flood's once every 25 ms. The ack path costs a list append,
 and once stored a job survives a crash or a restart. (The ack does not wait for the commit: on SQLite the commit
 queues behind the worker's writes, under a flood for up to seconds, and Slack's requests would queue with it. A
-crash before the commit loses those jobs; a database that refuses the commit only delays them.) Jobs run on threads that
-claim them from the `job` table, either here (tests, the demo) or in a child process (`steward serve`), where they
-cannot take the interpreter lock from the thread that acks.
+crash before the commit loses those jobs; a database that refuses the commit only delays them.) Jobs run on
+threads that claim them from the `job` table, either here (tests, the demo) or in a child process
+(`steward serve`), where they cannot take the interpreter lock from the thread that acks.
 """
 from __future__ import annotations
 
