@@ -18,7 +18,7 @@ from bot.services import ServiceCatalog
 from bot.sources import AlertBatch, ChangeIn, SignalIn
 from bot.store.bulk import insert_new
 from bot.store.models import Change, Incident, Signal
-from bot.timeline import TRUSTED, UNTRUSTED, event_row, insert_events, paused_gc
+from bot.timeline import TRUSTED, UNTRUSTED, event_row, insert_events
 
 ANNOUNCED_STATES = {None, "success", "failure", "error", "waiting"}
 
@@ -88,10 +88,6 @@ class Ingestor:
         }
 
     def ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
-        with paused_gc():
-            return self._ingest_alerts(session, batch)
-
-    def _ingest_alerts(self, session: Session, batch: AlertBatch) -> Ingested:
         rows = self.signal_rows(batch.signals, self.clock.now())
         table = Signal.__table__
         new = dict(insert_new(session, table, rows, table.c.dedupe_key, table.c.id))
