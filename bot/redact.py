@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import ahocorasick
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.filters import heuristic
 from detect_secrets.plugins.base import RegexBasedDetector
@@ -384,6 +385,22 @@ _LOWERED_NEEDLES = tuple(dict.fromkeys(
     [*(trigger for rule in _RULES for trigger in rule.triggers), *_SCAN_WORDS, *_SCAN_PREFIXES, "-us", "[redacted:"]))
 
 
+def _automaton(needles: Iterable[str]) -> Any:
+    # One Aho-Corasick pass finds every needle: looking for each in turn cost three times as much at 45 needles.
+    automaton = ahocorasick.Automaton()
+    for needle in needles:
+        automaton.add_word(needle, len(needle) - 1)
+    automaton.make_automaton()
+    return automaton
+
+
+_LOWERED_AUTOMATON = _automaton(_LOWERED_NEEDLES)
+_EXACT_AUTOMATON = _automaton(_SCAN_PREFIXES_EXACT)
+# _TOKEN_RUN's starts in text that begins with a line break: matching the character before a run, instead of looking
+# behind at every offset, halves the search. The '=' padding is looked at, not consumed, so the next run may follow it.
+_TOKEN_RUN_START = re.compile(r"[^A-Za-z0-9+/_-]([A-Za-z0-9+/_-]{20,})(?=(={0,2}))")
+
+
 class Redactor:
     """Redacts text and structured metadata. Immutable after construction, so thread-safe.
 
@@ -445,14 +462,14 @@ class Redactor:
         Each needle (see _LOWERED_NEEDLES) is looked for once in all the strings joined by newlines, where none can
         match across two strings.
         """
-        text = "\n".join(strings)
-        hits = [*_positions(text, _SCAN_PREFIXES_EXACT),
-                *(run.start() for run in _TOKEN_RUN.finditer(text) if _looks_random(run.group()))]
+        text = "\n" + "\n".join(strings)
+        hits = [*_found(_EXACT_AUTOMATON, text),
+                *(run.start(1) for run in _TOKEN_RUN_START.finditer(text) if _looks_random(run.group(1) + run.group(2)))]
         if self._internal_hosts:
-            hits.extend(_positions(text, (".",)))
+            hits.extend(_occurrences(text, "."))
         # Lower-casing can lengthen a string (U+0130), so lower-cased hits are placed by their own offsets.
         lowered = [s.lower() for s in strings]
-        suspects = {*_owners(strings, hits), *_owners(lowered, _positions("\n".join(lowered), _LOWERED_NEEDLES))}
+        suspects = {*_owners(strings, hits), *_owners(lowered, _found(_LOWERED_AUTOMATON, "\n" + "\n".join(lowered)))}
         return [strings[i] for i in suspects]
 
     def _redact(self, text: str) -> str:
@@ -502,15 +519,14 @@ def _collect(value: Any, strings: dict[str, None], keys: dict[str, None]) -> Non
             _collect(item, strings, keys)
 
 
-def _positions(text: str, needles: Iterable[str]) -> Iterator[int]:
-    for needle in needles:
-        if needle in text:
-            yield from _occurrences(text, needle)
+def _found(automaton: Any, text: str) -> list[int]:
+    """The offsets where the automaton's needles start in `text`."""
+    return [end - last for end, last in automaton.iter(text)]
 
 
 def _owners(strings: list[str], positions: Iterable[int]) -> set[int]:
-    """The indices of the strings, joined by newlines, that hold these offsets."""
-    starts, offset = [], 0
+    """The indices of the strings, each after a line break, that hold these offsets."""
+    starts, offset = [], 1
     for text in strings:
         starts.append(offset)
         offset += len(text) + 1
