@@ -24,16 +24,14 @@ GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
 @lru_cache(maxsize=4096)
 def parse_rfc3339(text: str) -> datetime:
     """The instant `text` names, in UTC; ValueError when it is not an RFC 3339 date-time."""
-    match = _RFC3339.fullmatch(text)
-    if match is None:
+    if _RFC3339.fullmatch(text) is None:
         raise ValueError(f"not an RFC 3339 time: {text!r}")
-    # Truncate, not round: rounding 59.9999995 would carry into the next minute, and a
-    # re-delivered alert must give the same instant (it is part of the dedupe key).
-    micros = (match["fraction"] or "")[:6].ljust(6, "0")
-    offset = "+00:00" if match["offset"] in ("Z", "z") else match["offset"]
+    # fromisoformat reads any number of fractional digits and truncates past six, not rounds: rounding 59.9999995
+    # would carry into the next minute, and a re-delivered alert must give the same instant (it is part of the dedupe
+    # key). It does not read a lower-case "t" or "z".
     try:
-        moment = datetime.fromisoformat(f"{match['date']}T{match['time']}.{micros}{offset}")
-        return moment.astimezone(timezone.utc)
+        moment = datetime.fromisoformat(text.upper())
+        return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
     except (ValueError, OverflowError) as error:
         raise ValueError(f"not an RFC 3339 time: {text!r}") from error
 
