@@ -49,15 +49,43 @@ class _Rule:
     triggers: tuple[str, ...]
     pattern: re.Pattern[str]
     replace: Callable[[re.Match[str]], str] | None = None
+    # Every match begins in the unbroken run of text that holds one of its triggers, so in ASCII text (where a
+    # case-insensitive match is one of the lower-cased triggers) none begins before the last space ahead of the first.
+    starts_by_trigger: bool = False
 
     def apply(self, text: str, lowered: str) -> str:
+        if not self.starts_by_trigger:
+            if not _contains_any(lowered, self.triggers):
+                return text
+            return self.pattern.sub(self.replace or self._replace, text)
         if not _contains_any(lowered, self.triggers):
             return text
-        return self.pattern.sub(self.replace or self._replace, text)
+        start = 0
+        if text.isascii():
+            # `lowered` is the text before earlier rules replaced parts of it: offsets come from the text as it is.
+            current = text.lower()
+            first = min((at for at in map(current.find, self.triggers) if at >= 0), default=-1)
+            if first < 0:
+                return text
+            start = text.rfind(" ", 0, first) + 1
+        return _sub_from(self.pattern, self.replace or self._replace, text, start)
 
     def _replace(self, match: re.Match[str]) -> str:
         group = "secret" if "secret" in self.pattern.groupindex else 0
         return _replace_group(match, group, self.kind)
+
+
+def _sub_from(pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str], text: str, start: int) -> str:
+    """`pattern.sub(replace, text)` for a pattern that matches nothing before `start`: searching the whole of a line
+    for an assignment cost 10 µs of the 25 it takes to redact one."""
+    parts, cursor = [], 0
+    for match in pattern.finditer(text, start):
+        parts += (text[cursor:match.start()], replace(match))
+        cursor = match.end()
+    if not parts:
+        return text
+    parts.append(text[cursor:])
+    return "".join(parts)
 
 
 def _contains_any(text: str, needles: tuple[str, ...]) -> bool:
@@ -154,7 +182,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("google-api-key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
     _Rule("stripe-key", ("k_live_", "k_test_"), re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
     _Rule("secret", ("pass", "pwd", "secret", "token", "key", "credential", "sig"),
-          _ASSIGNMENT, _redact_assignment),
+          _ASSIGNMENT, _redact_assignment, starts_by_trigger=True),
     # An e-mail after "://" is the user part of a URL, not an address.
     _Rule("email", ("@",), re.compile(
         r"(?<![\w.%+-])(?<!://)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")),
