@@ -59,11 +59,28 @@ _OPEN_INCIDENTS = select(
 ).where(Incident.__table__.c.status != "resolved")
 
 
-def open_incidents(session: Session, lookback: timedelta) -> list[OpenIncident]:
-    return [
+class OpenIncidents:
+    """The open incidents, found by the incident id or the service a signal or change names instead of each being
+    asked in turn: a delivery brings a hundred alerts, most of them for services with no open incident."""
+
+    def __init__(self, incidents: Iterable[OpenIncident]) -> None:
+        self.by_id: dict[str, list[OpenIncident]] = {}
+        self.by_service: dict[str | None, list[OpenIncident]] = {}
+        for incident in incidents:
+            self.by_id[incident.id] = [incident]
+            for service in incident.services:
+                self.by_service.setdefault(service, []).append(incident)
+
+    def covering(self, service: str | None, environment: str | None, at: datetime, named: str | None) -> list[OpenIncident]:
+        candidates = self.by_service.get(service, ()) if named is None else self.by_id.get(named, ())
+        return [incident for incident in candidates if incident.covers(service, environment, at, named)]
+
+
+def open_incidents(session: Session, lookback: timedelta) -> OpenIncidents:
+    return OpenIncidents(
         OpenIncident(id_, channel_id, frozenset(services), environment, detected_at - lookback)
         for id_, channel_id, services, environment, detected_at in session.execute(_OPEN_INCIDENTS)
-    ]
+    )
 
 
 class Ingestor:
@@ -99,7 +116,7 @@ class Ingestor:
         events: list[dict[str, Any]] = []
         for row, signal in fresh:
             at = row["ends_at"] if row["status"] == "resolved" and row["ends_at"] else row["starts_at"]
-            matched = [i for i in incidents if i.covers(row["service"], row["environment"], at, signal.incident_id)]
+            matched = incidents.covering(row["service"], row["environment"], at, signal.incident_id)
             for incident in matched:
                 events.append(alert_event(incident.id, row, at))
                 result.alerts.setdefault(incident.id, []).append(row["fingerprint"])
@@ -137,12 +154,11 @@ class Ingestor:
         incidents = open_incidents(session, self.lookback)
         events = []
         for row, change in fresh:
-            for incident in incidents:
-                if incident.covers(row["service"], row["environment"], row["at"], change.incident_id):
-                    events.append(change_event(incident.id, row))
-                    if row["state"] in ANNOUNCED_STATES:
-                        result.changes.setdefault(incident.id, []).append(ids[row["dedupe_key"]])
-                    result.channels[incident.id] = incident.channel_id
+            for incident in incidents.covering(row["service"], row["environment"], row["at"], change.incident_id):
+                events.append(change_event(incident.id, row))
+                if row["state"] in ANNOUNCED_STATES:
+                    result.changes.setdefault(incident.id, []).append(ids[row["dedupe_key"]])
+                result.channels[incident.id] = incident.channel_id
         insert_events(session, events)
         return result
 

@@ -477,11 +477,12 @@ class Redactor:
         """
         strings: dict[str, None] = {}
         keys: dict[str, None] = {}
+        flat: set[int] = set()
         for value in values:
-            _collect(value, strings, keys)
+            _collect(value, strings, keys, flat)
         changed = {text: self.redact(text) for text in self._suspects(list(strings))}
         credential_kinds = {key: _kind_of_name(key) for key in keys if _SECRET_KEY.fullmatch(key)}
-        rewrite = _Rewrite(changed, credential_kinds)
+        rewrite = _Rewrite(changed, credential_kinds, flat)
         return [rewrite.value(value) for value in values]
 
     def _suspects(self, strings: list[str]) -> list[str]:
@@ -527,24 +528,30 @@ class Redactor:
             return _UNSCANNABLE + ("\n" if line.endswith("\n") else "")
 
 
-def _collect(value: Any, strings: dict[str, None], keys: dict[str, None]) -> None:
-    """Every string `_Rewrite` looks up, at any depth, into `strings`; the string keys of mappings also into `keys`."""
+def _collect(value: Any, strings: dict[str, None], keys: dict[str, None], flat: set[int]) -> None:
+    """Every string `_Rewrite` looks up, at any depth, into `strings`; the string keys of mappings also into `keys`;
+    and into `flat`, the ids of the mappings whose keys and values are all strings (alive while the batch is)."""
     if isinstance(value, str):
         strings[value] = None
     elif isinstance(value, (dict, Mapping)):  # dict first: a check against the ABC alone is a Python-level call
+        only_strings = True
         for key, item in value.items():
             # Labels and annotations are all string entries: no call down for them.
             if isinstance(key, str):
                 keys[key] = strings[key] = None
             else:
-                _collect(key, strings, keys)
+                only_strings = False
+                _collect(key, strings, keys, flat)
             if isinstance(item, str):
                 strings[item] = None
             else:
-                _collect(item, strings, keys)
+                only_strings = False
+                _collect(item, strings, keys, flat)
+        if only_strings:
+            flat.add(id(value))
     elif isinstance(value, (list, tuple)):
         for item in value:
-            _collect(item, strings, keys)
+            _collect(item, strings, keys, flat)
 
 
 def _found(automaton: Any, text: str) -> list[int]:
@@ -565,9 +572,11 @@ class _Rewrite:
     """Rebuilds values as `redact_mapping` returns them: redacted strings swapped in, and strings under
     credential-named keys withheld whole."""
 
-    def __init__(self, changed: dict[str, str], credential_kinds: dict[str, str]) -> None:
+    def __init__(self, changed: dict[str, str], credential_kinds: dict[str, str], flat: set[int]) -> None:
         self._changed = changed
         self._credential_kinds = credential_kinds
+        self._flat = flat
+        self._touched_keys = changed.keys() | credential_kinds.keys()
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -581,6 +590,10 @@ class _Rewrite:
         return value
 
     def _mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
+        # Most labels and annotations hold nothing to change: copied whole, without a step for each entry.
+        if (id(value) in self._flat and self._touched_keys.isdisjoint(value)
+                and self._changed.keys().isdisjoint(value.values())):
+            return dict(value)
         get, out = self._changed.get, {}
         for key, item in value.items():
             if isinstance(item, str) and isinstance(key, str):
