@@ -22,7 +22,11 @@ class ServiceCatalog:
 
     @staticmethod
     def environment_of_signal(signal: SignalIn) -> str | None:
-        return next((signal.labels[k] for k in ENVIRONMENT_LABELS if signal.labels.get(k)), None)
+        for label in ENVIRONMENT_LABELS:
+            value = signal.labels.get(label)
+            if value:
+                return value
+        return None
 
     def services_of_change(self, change: ChangeIn) -> list[tuple[str | None, str | None]]:
         """(service, environment) pairs a change concerns; a config push may touch several services."""

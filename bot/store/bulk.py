@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -110,4 +110,6 @@ def _sqlite_time(value: datetime | None) -> str | None:
     times are compared as text, so it must be the same."""
     if value is None:
         return None
-    return _UTC_DATETIME.process_bind_param(value, None).isoformat(" ", "microseconds")[:26]  # type: ignore[union-attr]
+    if value.tzinfo is not timezone.utc:
+        value = _UTC_DATETIME.process_bind_param(value, None)  # type: ignore[assignment]
+    return value.isoformat(" ", "microseconds")[:26]  # type: ignore[union-attr]
