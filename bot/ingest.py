@@ -145,7 +145,7 @@ class Ingestor:
         now = self.clock.now()
         pairs = [(row, change) for change in changes for row in self.change_rows(change, now)]
         table = Change.__table__
-        ids = {row.dedupe_key: row.id for row in insert_new(session, table, [row for row, _ in pairs], table.c.dedupe_key, table.c.id)}
+        ids = dict(insert_new(session, table, [row for row, _ in pairs], table.c.dedupe_key, table.c.id))
         new_keys = set(ids)
         result = Ingested(stored=len(new_keys), duplicates=len(pairs) - len(new_keys))
         fresh = [(row, change) for row, change in pairs if row["dedupe_key"] in new_keys]

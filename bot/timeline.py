@@ -58,7 +58,7 @@ def event_row(
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Add events; those whose dedupe key is already on their incident's timeline are skipped. Returns new ids."""
-    return [row.id for row in insert_new(session, TimelineEvent.__table__, rows, TimelineEvent.__table__.c.id)]
+    return [id_ for id_, in insert_new(session, TimelineEvent.__table__, rows, TimelineEvent.__table__.c.id)]
 
 
 def record_event(session: Session, incident_id: str, **fields: Any) -> TimelineEvent | None:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from bot.store.bulk import insert_new
 from bot.store.db import Database
@@ -32,6 +33,14 @@ def test_only_new_rows_are_stored_and_returned(db: Database) -> None:
         again = insert_new(session, SIGNAL, [signal("b"), signal("c")], SIGNAL.c.dedupe_key)
     assert sorted(key for key, in first) == ["a", "b"]
     assert [key for key, in again] == ["c"]
+
+
+def test_a_refused_insert_raises_sqlalchemys_error_and_stores_nothing(db: Database) -> None:
+    # Callers answer 503 to SQLAlchemy's errors; on SQLite the insert runs on the driver's own cursor.
+    with pytest.raises(IntegrityError), db.session() as session:
+        insert_new(session, SIGNAL, [signal("a"), signal("b", name=None)], SIGNAL.c.id)
+    with db.engine.connect() as connection:
+        assert connection.execute(select(SIGNAL.c.id)).all() == []
 
 
 def test_values_read_back_as_they_went_in(db: Database) -> None:

@@ -6,17 +6,18 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, Executable, Row, Table, text
+from sqlalchemy import JSON, Column, Executable, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
 from bot.store.types import UTCDateTime, json_text
 
 
-def insert_new(session: Session, table: Table, rows: Sequence[dict[str, Any]], *returning: Column) -> list[Row[Any]]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING the `returning` columns of the rows that were new.
+def insert_new(session: Session, table: Table, rows: Sequence[dict[str, Any]], *returning: Column) -> list[tuple[Any, ...]]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the `returning` columns of the rows that were new, as tuples.
 
     One statement for the batch (on SQLite, one for each _SQLITE_ROWS rows), built once for its shape and run without
     SQLAlchemy's per-row work, which cost more than the insert itself; every row has the same keys.
@@ -27,15 +28,25 @@ def insert_new(session: Session, table: Table, rows: Sequence[dict[str, Any]], *
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
         statement = _postgresql_insert(table, columns, returning)
-        return list(session.execute(statement, {"rows": json_text(rows, default=_json_time)}))
+        return [tuple(row) for row in session.execute(statement, {"rows": json_text(rows, default=_json_time)})]
     stored = _sqlite_stored(table, columns, returning, dialect)
     values = [row[column] if store is None else store(row[column]) for row in rows for column, store in stored]
-    connection = session.connection()
-    new: list[Row[Any]] = []
-    for start in range(0, len(rows), _SQLITE_ROWS):
-        count = min(_SQLITE_ROWS, len(rows) - start)
-        chunk = tuple(values[start * len(columns):(start + count) * len(columns)])
-        new.extend(connection.exec_driver_sql(_sqlite_insert(table, columns, returning, count), chunk))
+    # Straight to the driver's cursor, in the session's transaction: SQLAlchemy's execution and rows cost 100 µs or
+    # more a statement in the ingest path, against 30 µs for the cursor. Its errors are raised as SQLAlchemy's own,
+    # which is what callers catch (a webhook answers 503 to them).
+    cursor = session.connection().connection.cursor()
+    new: list[tuple[Any, ...]] = []
+    try:
+        for start in range(0, len(rows), _SQLITE_ROWS):
+            count = min(_SQLITE_ROWS, len(rows) - start)
+            statement = _sqlite_insert(table, columns, returning, count)
+            chunk = tuple(values[start * len(columns):(start + count) * len(columns)])
+            cursor.execute(statement, chunk)
+            new.extend(cursor.fetchall())
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(statement, chunk, error, dialect.loaded_dbapi.Error) from error
+    finally:
+        cursor.close()
     return new
 
 
