@@ -92,7 +92,8 @@ class Ingestor:
 
     def signal_rows(self, signals: Sequence[SignalIn], now: datetime) -> list[dict[str, Any]]:
         parts = self.redactor.redact_all([part for s in signals for part in (s.name, s.labels, s.annotations)])
-        return [self._signal_row(signal, now, *parts[3 * i:3 * i + 3]) for i, signal in enumerate(signals)]
+        return [self._signal_row(signal, now, name, labels, annotations)
+                for signal, name, labels, annotations in zip(signals, parts[0::3], parts[1::3], parts[2::3])]
 
     def _signal_row(self, signal: SignalIn, now: datetime, name: str, labels: dict[str, str],
                     annotations: dict[str, str]) -> dict[str, Any]:
