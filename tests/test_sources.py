@@ -177,6 +177,14 @@ ALERTMANAGER_MALFORMED = [
     (_set("alerts.0.labels.severity", 3), "alerts[0].labels.severity: expected a string, got a number"),
     (_set("alerts.0.annotations", ["summary"]), "alerts[0].annotations: expected an object, got an array"),
     (_set("alerts.0.generatorURL", False), "alerts[0].generatorURL: expected a string, got a boolean"),
+    # Where msgspec's schema and the field reader could part: the field reader must have the last word.
+    (_set("truncatedAlerts", 2**70), "truncatedAlerts: expected an integer, got a number"),
+    (_set("truncatedAlerts", 1.0), "truncatedAlerts: expected an integer, got a number"),
+    (_set("receiver", ""), "receiver: empty"),
+    (_set("groupLabels", {"alertname": 1}), "groupLabels.alertname: expected a string, got a number"),
+    (_set("externalURL", 5), "externalURL: expected a string, got a number"),
+    (_set("alerts.0.endsAt", ""), "alerts[0].endsAt: empty"),
+    (_set("alerts.0.startsAt", "2024-05-14T10:02:46,5Z"), "alerts[0].startsAt: not an RFC 3339 time"),
 ]
 
 
@@ -190,6 +198,30 @@ def test_a_resolved_alert_without_an_end_time_is_refused():
     payload = changed(fixture_json("alertmanager_webhook_resolved.json"),
                       _set("alerts.0.endsAt", "0001-01-01T00:00:00Z"))
     assert reason_of(alertmanager.parse, payload).startswith("alerts[0].endsAt: a resolved alert needs")
+
+
+def alertmanager_bodies() -> list[bytes]:
+    captured = (FIXTURES / "alertmanager_webhook_real_capture_am0.25.jsonl").read_text().splitlines()
+    optional_absent = changed(fixture_json("alertmanager_webhook_firing.json"), lambda p: (
+        p["alerts"][0].update(annotations=None, labels=None, generatorURL="", endsAt=None), p.pop("groupLabels")))
+    return [fixture_bytes("alertmanager_webhook_firing.json"), fixture_bytes("alertmanager_webhook_resolved.json"),
+            *(json.loads(line)["body"].encode() for line in captured), encode(optional_absent)]
+
+
+@pytest.mark.parametrize("body", alertmanager_bodies())
+def test_the_schema_and_the_field_reader_read_every_fixture_the_same(body):
+    # The schema is the fast path for well-formed bodies: every fixture must take it, and read as the field reader reads.
+    alertmanager._DECODER.decode(body)
+    assert alertmanager.parse(body) == alertmanager._read(body)
+
+
+def test_a_body_only_the_field_reader_reads_is_still_read():
+    # A repeated key (the last one counts, as orjson and json read it) and a lone surrogate (only json reads it).
+    firing = fixture_bytes("alertmanager_webhook_firing.json")
+    repeated = firing.replace(b"{", b'{"receiver": 7, ', 1)
+    assert alertmanager.parse(repeated).receiver == fixture_json("alertmanager_webhook_firing.json")["receiver"]
+    surrogate = firing.replace(b'"summary": "High', b'"summary": "half \\ud83d High', 1)
+    assert alertmanager.parse(surrogate).signals[0].annotations["summary"] == "half \ud83d High 5xx error rate on checkout"
 
 
 def test_optional_alert_fields_may_be_absent():
