@@ -91,9 +91,10 @@ class Ingestor:
         self.lookback = lookback
 
     def signal_rows(self, signals: Sequence[SignalIn], now: datetime) -> list[dict[str, Any]]:
-        parts = self.redactor.redact_all([part for s in signals for part in (s.name, s.labels, s.annotations)])
+        names, mappings = self.redactor.redact_flat([s.name for s in signals],
+                                                    [*(s.labels for s in signals), *(s.annotations for s in signals)])
         return [self._signal_row(signal, now, name, labels, annotations)
-                for signal, name, labels, annotations in zip(signals, parts[0::3], parts[1::3], parts[2::3])]
+                for signal, name, labels, annotations in zip(signals, names, mappings, mappings[len(signals):])]
 
     def _signal_row(self, signal: SignalIn, now: datetime, name: str, labels: dict[str, str],
                     annotations: dict[str, str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import ahocorasick
@@ -477,13 +478,23 @@ class Redactor:
         """
         strings: dict[str, None] = {}
         keys: dict[str, None] = {}
-        flat: set[int] = set()
         for value in values:
-            _collect(value, strings, keys, flat)
+            _collect(value, strings, keys)
+        rewrite = self._rewrite(strings, keys)
+        return [rewrite.value(value) for value in values]
+
+    def redact_flat(self, texts: Sequence[str], mappings: Sequence[dict[str, str]]) -> tuple[list[str], list[dict[str, str]]]:
+        """`redact` of each text and `redact_mapping` of each mapping, for mappings of strings to strings such as an alert
+        group's labels and annotations: their strings are gathered, and the mappings with nothing to change copied,
+        without a Python step for each entry (a third of redacting a delivery)."""
+        keys = dict.fromkeys(chain.from_iterable(mappings))
+        rewrite = self._rewrite(dict.fromkeys(chain(texts, keys, chain.from_iterable(map(dict.values, mappings)))), keys)
+        return [rewrite.value(text) for text in texts], [rewrite.flat_mapping(mapping) for mapping in mappings]
+
+    def _rewrite(self, strings: dict[str, None], keys: dict[str, None]) -> _Rewrite:
         changed = {text: self.redact(text) for text in self._suspects(list(strings))}
         credential_kinds = {key: _kind_of_name(key) for key in keys if _SECRET_KEY.fullmatch(key)}
-        rewrite = _Rewrite(changed, credential_kinds, flat)
-        return [rewrite.value(value) for value in values]
+        return _Rewrite(changed, credential_kinds)
 
     def _suspects(self, strings: list[str]) -> list[str]:
         """The strings `redact` might change; it returns every other one as it is.
@@ -528,30 +539,24 @@ class Redactor:
             return _UNSCANNABLE + ("\n" if line.endswith("\n") else "")
 
 
-def _collect(value: Any, strings: dict[str, None], keys: dict[str, None], flat: set[int]) -> None:
-    """Every string `_Rewrite` looks up, at any depth, into `strings`; the string keys of mappings also into `keys`;
-    and into `flat`, the ids of the mappings whose keys and values are all strings (alive while the batch is)."""
+def _collect(value: Any, strings: dict[str, None], keys: dict[str, None]) -> None:
+    """Every string `_Rewrite` looks up, at any depth, into `strings`; the string keys of mappings also into `keys`."""
     if isinstance(value, str):
         strings[value] = None
     elif isinstance(value, (dict, Mapping)):  # dict first: a check against the ABC alone is a Python-level call
-        only_strings = True
         for key, item in value.items():
             # Labels and annotations are all string entries: no call down for them.
             if isinstance(key, str):
                 keys[key] = strings[key] = None
             else:
-                only_strings = False
-                _collect(key, strings, keys, flat)
+                _collect(key, strings, keys)
             if isinstance(item, str):
                 strings[item] = None
             else:
-                only_strings = False
-                _collect(item, strings, keys, flat)
-        if only_strings:
-            flat.add(id(value))
+                _collect(item, strings, keys)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            _collect(item, strings, keys, flat)
+            _collect(item, strings, keys)
 
 
 def _found(automaton: Any, text: str) -> list[int]:
@@ -572,10 +577,9 @@ class _Rewrite:
     """Rebuilds values as `redact_mapping` returns them: redacted strings swapped in, and strings under
     credential-named keys withheld whole."""
 
-    def __init__(self, changed: dict[str, str], credential_kinds: dict[str, str], flat: set[int]) -> None:
+    def __init__(self, changed: dict[str, str], credential_kinds: dict[str, str]) -> None:
         self._changed = changed
         self._credential_kinds = credential_kinds
-        self._flat = flat
         self._touched_keys = changed.keys() | credential_kinds.keys()
 
     def value(self, value: Any) -> Any:
@@ -589,11 +593,13 @@ class _Rewrite:
             return tuple([self.value(item) for item in value])
         return value
 
-    def _mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
-        # Most labels and annotations hold nothing to change: copied whole, without a step for each entry.
-        if (id(value) in self._flat and self._touched_keys.isdisjoint(value)
-                and self._changed.keys().isdisjoint(value.values())):
+    def flat_mapping(self, value: dict[str, str]) -> dict[str, str]:
+        """A mapping of strings to strings; most labels and annotations hold nothing to change, and are copied."""
+        if self._touched_keys.isdisjoint(value) and self._changed.keys().isdisjoint(value.values()):
             return dict(value)
+        return self._mapping(value)
+
+    def _mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
         get, out = self._changed.get, {}
         for key, item in value.items():
             if isinstance(item, str) and isinstance(key, str):

@@ -288,6 +288,20 @@ def test_a_batch_is_redacted_as_each_of_its_texts_would_be() -> None:
         assert redactor.redact_all(texts[::-1][:7]) == [redactor.redact(text) for text in texts[::-1][:7]]
 
 
+def test_flat_mappings_are_redacted_as_each_would_be() -> None:
+    # redact_flat copies the mappings with nothing to change: it may copy only what redact_mapping keeps.
+    texts = ([c[1] for c in SECRETS] + [c[1] for c in PLUGIN_ONLY] + BENIGN + ["db1.corp.internal", "[REDACTED:host]"]
+             + fuzz_corpus(600, seed=5))
+    keys = ["summary", "description", "runbook_url", "password", "severity", "db_password", "instance", "X-Api-Key",
+            "ssh_key_name", "sessionToken", "dana.kim@example.com", "api-key", "[REDACTED:email]"]
+    mappings = [{key: text for key, text in zip(keys[n % len(keys):] + keys, texts[n:n + 2])} for n in range(len(texts))]
+    mappings += [{"password": ""}, {"password": "[REDACTED:password]"}, {}, {"summary": "clean", "severity": "page"}]
+    for redactor in (Redactor(internal_host_patterns=[r"\.corp\.internal$"]), Redactor()):
+        names, redacted = redactor.redact_flat(texts[:40], mappings)
+        assert names == [redactor.redact(text) for text in texts[:40]]
+        assert redacted == [redactor.redact_mapping(mapping) for mapping in mappings]
+
+
 def test_redaction_from_many_threads_matches_one_thread() -> None:
     redactor = Redactor(internal_host_patterns=[r"\.corp\.internal$"])
     texts = [c[1] for c in SECRETS] + BENIGN + fuzz_corpus(300, seed=3)
