@@ -91,17 +91,19 @@ class Ingestor:
         self.lookback = lookback
 
     def signal_rows(self, signals: Sequence[SignalIn], now: datetime) -> list[dict[str, Any]]:
-        names, mappings = self.redactor.redact_flat([s.name for s in signals],
+        # The generator URL is the sender's text too (a PromQL expression, at times a user:password@ host).
+        texts, mappings = self.redactor.redact_flat([*(s.name for s in signals), *(s.url or "" for s in signals)],
                                                     [*(s.labels for s in signals), *(s.annotations for s in signals)])
-        return [self._signal_row(signal, now, name, labels, annotations)
-                for signal, name, labels, annotations in zip(signals, names, mappings, mappings[len(signals):])]
+        count = len(signals)
+        return [self._signal_row(signal, now, name, url or None, labels, annotations)
+                for signal, name, url, labels, annotations in zip(signals, texts, texts[count:], mappings, mappings[count:])]
 
-    def _signal_row(self, signal: SignalIn, now: datetime, name: str, labels: dict[str, str],
+    def _signal_row(self, signal: SignalIn, now: datetime, name: str, url: str | None, labels: dict[str, str],
                     annotations: dict[str, str]) -> dict[str, Any]:
         return {
             "source": signal.source, "fingerprint": signal.fingerprint, "name": name, "status": signal.status,
             "labels": labels, "annotations": annotations, "starts_at": signal.starts_at, "ends_at": signal.ends_at,
-            "url": signal.url, "service": self.catalog.service_of_signal(signal),
+            "url": url, "service": self.catalog.service_of_signal(signal),
             "environment": self.catalog.environment_of_signal(signal), "dedupe_key": signal.dedupe_key,
             "received_at": now,
         }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.store.models import Incident, TimelineEvent
+from bot.store.models import Incident, Signal, TimelineEvent
 from tests.senders import alert, github_deployment, minutes, resolved
 from tests.workspace import COMMANDER, ENGINEER, block_text
 
@@ -146,6 +146,18 @@ def test_untrusted_alert_text_is_redacted_and_inert(workspace, clock):
     assert stored.trust == "untrusted_runtime_output"
     assert workspace.slack.calls_to("conversations.create")[1:] == []
     assert all(c.params.get("unfurl_links") in (False, "false", "0", None) for c in workspace.slack.calls_to("chat.postMessage"))
+
+
+def test_a_secret_in_the_generator_url_is_redacted_before_it_is_stored(workspace, clock):
+    workspace.declare("Checkout errors", options="service:payment-api")
+    firing = {**alert("HighErrorRate", "payment-api", clock.now()),
+              "generatorURL": "http://admin:hunter2hunter2@prometheus.local:9090/graph?g0.expr=up"}
+    workspace.sources.alerts(firing)
+    workspace.settle()
+    with workspace.steward.runtime.db.session() as session:
+        [signal] = session.exec(select(Signal)).all()
+        event = session.exec(select(TimelineEvent).where(TimelineEvent.kind == "alert")).one()
+    assert signal.url == event.evidence_ref == "http://admin:[REDACTED:password]@prometheus.local:9090/graph?g0.expr=up"
 
 
 def test_timeline_shows_the_change_before_the_first_alert_as_an_inference(workspace, clock):
