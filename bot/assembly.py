@@ -13,7 +13,8 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, Field
 
-from bot.timeline import TimelineRow, paused_gc
+from bot.heap import paused_gc
+from bot.timeline import TimelineRow
 
 Confidence = Literal["low", "medium", "high"]
 CLOSE_BEFORE_MINUTES = 30

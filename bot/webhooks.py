@@ -18,11 +18,11 @@ from starlette.routing import Route
 
 from bot import metrics
 from bot.announce import announce
+from bot.heap import paused_gc
 from bot.ingest import Ingested, Ingestor
 from bot.runtime import Runtime
 from bot.sources import MalformedPayload, Ping, alertmanager, argocd, generic, github
 from bot.store.db import Database
-from bot.timeline import paused_gc
 
 log = logging.getLogger(__name__)
 
