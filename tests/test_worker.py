@@ -150,6 +150,7 @@ def test_jobs_the_database_refuses_are_kept_and_stored_when_it_recovers(db, cloc
         w.submit("C1", record, "kept")
         time.sleep(0.3)  # the flusher fails and retries meanwhile
         assert RAN == []
+        assert w.has_queued(record)  # kept in memory: the scheduler must not submit its tick again
         with db.engine.begin() as connection:
             connection.execute(text("ALTER TABLE job_away RENAME TO job"))
         assert w.wait_idle(15)
