@@ -212,8 +212,10 @@ _SCAN_PREFIXES_EXACT = ("SG.", "eyJ", "AKIA", "ASIA", "ABIA", "ACCA", "A3T", "AK
 _MAILCHIMP_SUFFIX = re.compile(r"-us\d")
 # A name whose value is already a placeholder is spent: it should not send the line to
 # detect-secrets again. Only the gate reads this; the scan still sees the whole line.
+# The name is matched possessively: what may follow it is never part of a name, so giving characters back cannot
+# help, and trying to cost a third of the search.
 _SPENT = re.compile(
-    r"(?<![\w.-])[\w.-]+[\"'\]]*\s*(?::=|=>|[:=])\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?"
+    r"(?<![\w.-])[\w.-]++[\"'\]]*\s*(?::=|=>|[:=])\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?"
     r"\[redacted:[a-z0-9-]+\]|\[redacted:[a-z0-9-]+\]")
 # KeywordDetector reads "secret_name": "db-creds" as a secret; names like that describe one.
 _DESCRIBES_SECRET = re.compile(
@@ -408,10 +410,12 @@ _PLAIN_MAX = 16
 _PLAIN = re.compile(r"[\w.:/-]*")
 
 # What `_redact` needs before it changes anything, in lower-cased text: a rule's trigger, a word or prefix that sends
-# a line to the scanner, or a placeholder already there. (In the text as it is: a scanner prefix, a random-looking run,
-# or a dot where internal hosts are redacted.) None of these spans a line break.
+# a line to the scanner (the case-sensitive prefixes too, lower-cased: finding more costs only a needless scan), or a
+# placeholder already there. (In the text as it is: a random-looking run, or a dot where internal hosts are redacted.)
+# None of these spans a line break.
 _LOWERED_NEEDLES = tuple(dict.fromkeys(
-    [*(trigger for rule in _RULES for trigger in rule.triggers), *_SCAN_WORDS, *_SCAN_PREFIXES, "-us", "[redacted:"]))
+    [*(trigger for rule in _RULES for trigger in rule.triggers), *_SCAN_WORDS, *_SCAN_PREFIXES,
+     *(prefix.lower() for prefix in _SCAN_PREFIXES_EXACT), "-us", "[redacted:"]))
 
 
 def _automaton(needles: Iterable[str]) -> Any:
@@ -424,7 +428,6 @@ def _automaton(needles: Iterable[str]) -> Any:
 
 
 _LOWERED_AUTOMATON = _automaton(_LOWERED_NEEDLES)
-_EXACT_AUTOMATON = _automaton(_SCAN_PREFIXES_EXACT)
 # _TOKEN_RUN's starts in text that begins with a line break: matching the character before a run, instead of looking
 # behind at every offset, halves the search. The '=' padding is looked at, not consumed, so the next run may follow it.
 _TOKEN_RUN_START = re.compile(r"[^A-Za-z0-9+/_-]([A-Za-z0-9+/_-]{20,})(?=(={0,2}))")
@@ -503,13 +506,15 @@ class Redactor:
         match across two strings.
         """
         text = "\n" + "\n".join(strings)
-        hits = [*_found(_EXACT_AUTOMATON, text),
-                *(run.start(1) for run in _TOKEN_RUN_START.finditer(text) if _looks_random(run.group(1) + run.group(2)))]
+        hits = [run.start(1) for run in _TOKEN_RUN_START.finditer(text) if _looks_random(run.group(1) + run.group(2))]
         if self._internal_hosts:
             hits.extend(_occurrences(text, "."))
-        # Lower-casing can lengthen a string (U+0130), so lower-cased hits are placed by their own offsets.
-        lowered = [s.lower() for s in strings]
-        suspects = {*_owners(strings, hits), *_owners(lowered, _found(_LOWERED_AUTOMATON, "\n" + "\n".join(lowered)))}
+        lowered = text.lower()
+        if len(lowered) == len(text):  # every character lower-cased to one: the offsets are the text's
+            return [strings[i] for i in _owners(strings, [*hits, *_found(_LOWERED_AUTOMATON, lowered)])]
+        # Lower-casing lengthened a string (U+0130): lower-cased hits are placed by the lower-cased strings' offsets.
+        each = [s.lower() for s in strings]
+        suspects = {*_owners(strings, hits), *_owners(each, _found(_LOWERED_AUTOMATON, "\n" + "\n".join(each)))}
         return [strings[i] for i in suspects]
 
     def _redact(self, text: str) -> str:
