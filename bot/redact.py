@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -55,12 +55,10 @@ class _Rule:
     starts_by_trigger: bool = False
 
     def apply(self, text: str, lowered: str) -> str:
-        if not self.starts_by_trigger:
-            if not _contains_any(lowered, self.triggers):
-                return text
-            return self.pattern.sub(self.replace or self._replace, text)
         if not _contains_any(lowered, self.triggers):
             return text
+        if not self.starts_by_trigger:
+            return self.pattern.sub(self.replace or self._replace, text)
         start = 0
         if text.isascii():
             # `lowered` is the text before earlier rules replaced parts of it: offsets come from the text as it is.
