@@ -67,7 +67,7 @@ def steward_app():  # noqa: ANN201 - uvicorn factory
                              slack_api_url=os.environ["BENCH_API_URL"], database_url=url,
                              steward_config=Path(os.environ["BENCH_CONFIG"]), steward_secret="bench-steward-secret")
     Database(url).upgrade()
-    steward = build(settings, load_config(settings.steward_config))
+    steward = build(settings, load_config(settings.steward_config), DOOR)
     freeze_startup_heap()  # as `steward serve` does
     return steward.asgi
 

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.clock import ManualClock  # noqa: E402
-from bot.local import start_local  # noqa: E402
+from handlers.door import DOOR
+from bot.sandbox.local import start_local  # noqa: E402
 
 REQUESTS = 200
 COMMANDER, ENGINEER = "U0COMMANDER", "U0ENGINEER"
@@ -41,7 +42,7 @@ def config(scratch: Path) -> Path:
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         clock = ManualClock()
-        stack = start_local(f"sqlite:///{scratch}/steward.db", config(Path(scratch)), clock)
+        stack = start_local(DOOR, f"sqlite:///{scratch}/steward.db", config(Path(scratch)), clock)
         try:
             sandbox = stack.sandbox
             sandbox.command("declare Bench approvals sev:SEV2 service:payment-api", user=COMMANDER)

@@ -25,14 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from bot.clock import ManualClock  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
-from bot.incidents import attach_channel, declare_incident  # noqa: E402
-from bot.ingest import Ingestor  # noqa: E402
-from bot.redact import Redactor  # noqa: E402
-from bot.services import ServiceCatalog  # noqa: E402
-from bot.sources import alertmanager  # noqa: E402
+from bot.incidents.service import attach_channel, declare_incident  # noqa: E402
+from bot.timeline.ingest import Ingestor  # noqa: E402
+from bot.redact.redactor import Redactor  # noqa: E402
+from bot.timeline.catalog import ServiceCatalog  # noqa: E402
+from bot.timeline.sources import alertmanager  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from bot.store.models import Signal  # noqa: E402
-from bot.webhooks import store_alerts  # noqa: E402
+from bot.timeline.webhooks import store_alerts  # noqa: E402
 
 ALERTS, BATCH = 10_000, 100
 ROUNDS = 5

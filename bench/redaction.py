@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from detect_secrets.core.scan import scan_line  # noqa: E402
 from detect_secrets.settings import default_settings  # noqa: E402
 
-from bot.redact import Redactor, _scanner  # noqa: E402
+from bot.redact.redactor import Redactor, _scanner  # noqa: E402
 
 LINES = 10_000
 SECRET_SHARE = 0.10

@@ -18,12 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.clock import ManualClock  # noqa: E402
-from bot.incidents import declare_incident, view_of  # noqa: E402
-from bot.redact import Redactor  # noqa: E402
-from bot.status import draft_status_update  # noqa: E402
+from bot.incidents.service import declare_incident, view_of  # noqa: E402
+from bot.redact.redactor import Redactor  # noqa: E402
+from bot.status.draft import draft_status_update  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from bot.store.models import Incident  # noqa: E402
-from bot.timeline import HUMAN, UNTRUSTED, event_row, events_for, insert_events  # noqa: E402
+from bot.timeline.record import HUMAN, UNTRUSTED, event_row, events_for, insert_events  # noqa: E402
 
 EVENTS, RUNS, TARGET_MS = 5_000, 9, 50.0
 NOTES = ["error rate {n}% on /v1/charge", "probably the connection pool again", "customers in EU see 502 at checkout",

@@ -13,11 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.assembly import assemble  # noqa: E402
+from bot.timeline.assembly import assemble  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
-from bot.incidents import declare_incident  # noqa: E402
+from bot.incidents.service import declare_incident  # noqa: E402
 from bot.store.db import Database  # noqa: E402
-from bot.timeline import HUMAN, TRUSTED, UNTRUSTED, event_row, events_for, insert_events  # noqa: E402
+from bot.timeline.record import HUMAN, TRUSTED, UNTRUSTED, event_row, events_for, insert_events  # noqa: E402
 
 ERRORS = ["timeout after {n}ms calling payments-gw 10.0.{a}.{b}:443", "duplicate idempotency key rejected for order {n}",
           "upstream returned 502 for /v1/charge (pod payment-api-{a})", "connection reset by peer while reading {n} bytes"]

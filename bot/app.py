@@ -4,30 +4,44 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings, load_config
-from bot.runtime import Runtime
-from bot.scheduler import Scheduler
-from bot.slackapi import SlackPort, make_client
+from bot.runtime.context import Runtime
+from bot.runtime.scheduler import Scheduler
+from bot.slack.port import SlackPort, make_client
 from bot.store.db import Database
-from bot.worker import POLL_SECONDS, Doorbell, Worker
-from bot.approval_flow import reconcile_at_start
-from bot.ingest import Ingestor
-from bot.redact import Redactor
-from bot.services import ServiceCatalog
-from bot.webhooks import webhook_routes
-from handlers import door
+from bot.runtime.worker import POLL_SECONDS, Doorbell, Worker
+from bot.approvals.flow import reconcile_at_start
+from bot.approvals.message import draw_approval
+from bot.incidents.card import draw_card
+from bot.slack.messages import RefreshApproval, RefreshCard
+from bot.timeline.ingest import Ingestor
+from bot.redact.redactor import Redactor
+from bot.timeline.catalog import ServiceCatalog
+from bot.timeline.webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Door:
+    """Slack's way in, built in `handlers/` and handed over by the entry point: the core never imports listeners."""
+
+    endpoint: Callable[[Runtime], ASGIApp]  # POST /slack/events: checks, stores the request as a job, acks
+    listeners: Callable[[Runtime], Any]  # the Bolt app the worker dispatches stored requests to
 
 
 @dataclass
@@ -43,18 +57,18 @@ class Steward:
         self.runtime.db.engine.dispose()
 
 
-def build(settings: Settings, config: Config, clock: Clock | None = None) -> Steward:
+def build(settings: Settings, config: Config, door: Door, clock: Clock | None = None) -> Steward:
     rt = build_runtime(settings, config, clock or SystemClock())
     if settings.worker_processes:
-        rt.worker.run_in_processes(settings.worker_processes, run_worker_process, settings)
+        rt.worker.run_in_processes(settings.worker_processes, run_worker_process, settings, door.listeners)
     else:
-        run_jobs_here(rt)
+        run_jobs_here(rt, door.listeners)
     ingestor = Ingestor(ServiceCatalog(config), rt.redactor, rt.clock, rt.lookback)
     scheduler = Scheduler(rt)
     scheduler.start()
     metrics.WORKER_PENDING.set_function(rt.worker.outstanding)
     rt.worker.submit("reconcile", reconcile_at_start)  # requests a crash left executing
-    return Steward(runtime=rt, asgi=_routes(rt, webhook_routes(rt, ingestor)), scheduler=scheduler)
+    return Steward(runtime=rt, asgi=_routes(rt, door.endpoint(rt), webhook_routes(rt, ingestor)), scheduler=scheduler)
 
 
 def freeze_startup_heap() -> None:
@@ -67,22 +81,24 @@ def freeze_startup_heap() -> None:
 def build_runtime(settings: Settings, config: Config, clock: Clock, doorbell: Doorbell | None = None) -> Runtime:
     db = Database(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    return Runtime(settings=settings, config=config, db=db, clock=clock, slack=SlackPort(client, db, settings.steward_secret),
+    drawers = {RefreshCard: partial(draw_card, db), RefreshApproval: partial(draw_approval, db, settings.steward_secret)}
+    return Runtime(settings=settings, config=config, db=db, clock=clock, slack=SlackPort(client, drawers),
                    worker=Worker(db, clock, doorbell), redactor=Redactor(config.steward.internal_host_patterns))
 
 
-def run_jobs_here(rt: Runtime) -> None:
-    rt.slack_app = door.build_slack_app(rt)
+def run_jobs_here(rt: Runtime, listeners: Callable[[Runtime], Any]) -> None:
+    rt.slack_app = listeners(rt)
     rt.worker.run_here(rt)
 
 
-def run_worker_process(settings: Settings, doorbell: Doorbell, stop: Doorbell, parent_pid: int) -> None:
+def run_worker_process(settings: Settings, listeners: Callable[[Runtime], Any], doorbell: Doorbell, stop: Doorbell,
+                       parent_pid: int) -> None:
     """A child of `steward serve` that runs the acked jobs, on its own interpreter lock. It ends when told to, or
     when the server that started it is gone."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.nice(5)  # acks come first: on a contended core this gets a quarter; Slack's 3 seconds cannot wait
     rt = build_runtime(settings, load_config(settings.steward_config), SystemClock(), doorbell)
-    run_jobs_here(rt)
+    run_jobs_here(rt, listeners)
     freeze_startup_heap()
     while not stop.wait(POLL_SECONDS) and os.getppid() == parent_pid:
         pass
@@ -90,7 +106,7 @@ def run_worker_process(settings: Settings, doorbell: Doorbell, stop: Doorbell, p
     rt.db.engine.dispose()
 
 
-def _routes(rt: Runtime, webhooks: list[Route]) -> Starlette:
+def _routes(rt: Runtime, slack_events: ASGIApp, webhooks: list[Route]) -> Starlette:
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -104,7 +120,7 @@ def _routes(rt: Runtime, webhooks: list[Route]) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/slack/events", door.HttpDoor(rt), methods=["POST"]),
+            Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

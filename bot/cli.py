@@ -15,10 +15,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from bot import audit
+from bot.audit import service as audit
 from bot.config import Config, DatabaseSettings, config_schema, load_config, load_settings
 from bot.errors import ConfigError
-from bot.policy import CRITICALITIES, Action, PolicyInput, evaluate
+from bot.policy.service import CRITICALITIES, Action, PolicyInput, evaluate
 from bot.store.db import Database
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -35,18 +35,17 @@ def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callab
 @command("serve")
 def _serve(args: argparse.Namespace) -> int:
     from bot.app import build, freeze_startup_heap
-    from bot.server import serve_forever
+    from bot.runtime.server import serve_forever
+    from handlers.door import DOOR, connect_socket_mode
 
     settings = load_settings()
     config = load_config(settings.steward_config)
     db = Database(settings.database_url)
     if not args.no_migrate:
         db.upgrade()
-    steward = build(settings, config)
+    steward = build(settings, config, DOOR)
     freeze_startup_heap()
     if args.socket_mode:
-        from handlers.door import connect_socket_mode
-
         if not settings.slack_app_token:
             raise ConfigError("SLACK_APP_TOKEN is required with --socket-mode")
         connect_socket_mode(steward.runtime, settings.slack_app_token)
@@ -56,9 +55,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_script, run_web
+    from bot.sandbox.demo import run_script, run_web
+    from handlers.door import DOOR
 
-    return run_script() if args.script else run_web()
+    return run_script(DOOR) if args.script else run_web(DOOR)
 
 
 @command("db")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
-from bot.policy import PolicySet, load_policies
+from bot.policy.service import PolicySet, load_policies
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")

@@ -1,1 +1,1 @@
-"""Thin Slack listeners: parse, ack, hand work to bot/, render with bot.blocks."""
+"""Thin Slack listeners: parse, ack, hand work to bot/, render with bot.slack.blocks."""

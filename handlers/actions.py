@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, App
 
-from bot.approval_flow import approve, deny
-from bot.reminders import snooze_reminder
-from bot.runtime import Runtime
-from bot.status_flow import discard_draft, publish_draft
-from bot.triage import declare_from_alert
+from bot.approvals.flow import approve, deny
+from bot.status.reminders import snooze_reminder
+from bot.runtime.context import Runtime
+from bot.status.flow import discard_draft, publish_draft
+from bot.incidents.triage import declare_from_alert
 
 ClickFlow = Callable[[Runtime, str, str, str, str | None], None]
 CLICKS: dict[str, ClickFlow] = {

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
-from bot.commands import run_command
-from bot.runtime import Runtime
+from bot.commands.run import run_command
+from bot.runtime.context import Runtime
 
 COMMAND = "/incident"
 

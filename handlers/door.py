@@ -20,8 +20,9 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from starlette.types import Receive, Scope, Send
 
 from bot import metrics
-from bot.jobs import job
-from bot.runtime import Runtime
+from bot.app import Door
+from bot.runtime.jobs import job
+from bot.runtime.context import Runtime
 from handlers import actions, commands, events
 
 log = logging.getLogger(__name__)
@@ -183,3 +184,6 @@ _decoded_short = functools.lru_cache(maxsize=256)(unquote_plus)
 
 def _decoded(value: str) -> str:
     return _decoded_short(value) if len(value) <= 64 else unquote_plus(value)
+
+
+DOOR = Door(endpoint=HttpDoor, listeners=build_slack_app)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.channels import on_bot_joined, on_channel_created, on_mention
-from bot.runtime import Runtime
+from bot.incidents.channels import on_bot_joined, on_channel_created, on_mention
+from bot.runtime.context import Runtime
 
 Listener = Callable[[Runtime, Ack, dict, dict, BoltContext], None]
 EVENTS: dict[str, Listener] = {}

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from bot.clock import ManualClock
-from bot.local import start_local
+from handlers.door import DOOR
+from bot.sandbox.local import start_local
 from bot.store.db import Database
 from tests.workspace import Workspace
 
@@ -74,7 +75,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def workspace(database_url: str, config_dir: Path, clock: ManualClock) -> Iterator[Workspace]:
-    stack = start_local(database_url, config_dir, clock)
+    stack = start_local(DOOR, database_url, config_dir, clock)
     try:
         yield Workspace(stack)
     finally:

@@ -1,5 +1,5 @@
 """Not a test module: the recording fake HTTP service the executor tests serve their documented
-API fakes with (Starlette apps on bot.server's LoopbackServer, over real sockets).
+API fakes with (Starlette apps on bot.runtime.server's LoopbackServer, over real sockets).
 
 A fake subclasses FakeService, starts each handler with `gate`, and tests read back exactly what
 was sent from `requests`; it can be told to answer a method with a canned response (`answers`)
@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.server import LoopbackServer
+from bot.runtime.server import LoopbackServer
 
 _STALL_SECONDS = 10
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from bot.clock import SystemClock
 from bot.config import load_config, load_settings
-from bot.messages import Post
-from bot.redact import Redactor
-from bot.runtime import Runtime
-from bot.scheduler import Scheduler, on_timer
+from bot.slack.messages import Post
+from bot.redact.redactor import Redactor
+from bot.runtime.context import Runtime
+from bot.runtime.scheduler import Scheduler, on_timer
 from bot.store.db import Database
-from bot.worker import Worker
+from bot.runtime.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = 0.2  # seconds between ticks and between tries for the lock: the test waits on output, never sleeps

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bot.local import GITHUB_WEBHOOK_SECRET, WEBHOOK_TOKEN
+from bot.sandbox.local import GITHUB_WEBHOOK_SECRET, WEBHOOK_TOKEN
 
 
 def rfc3339(when: datetime) -> str:

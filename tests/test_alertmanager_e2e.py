@@ -4,7 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.local import WEBHOOK_TOKEN
+from bot.sandbox.local import WEBHOOK_TOKEN
 from tests.monitoring import Alertmanager, require_monitoring
 from tests.workspace import block_text
 

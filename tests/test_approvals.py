@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from bot.local import start_local
-from bot.server import LoopbackServer
+from bot.sandbox.local import start_local
+from handlers.door import DOOR
+from bot.runtime.server import LoopbackServer
 
 from bot.store.models import ApprovalRequest, AuditEvent, Execution
 from tests.senders import alert
@@ -125,7 +126,7 @@ def test_a_click_after_expiry_is_refused_even_before_the_expiry_job_runs(workspa
 
 
 def test_the_expiry_job_expires_a_pending_request_and_edits_its_message(workspace, clock):
-    from bot.scheduler import run_due
+    from bot.runtime.scheduler import run_due
 
     channel = request_flag_off(workspace)
     clock.advance(minutes=9)
@@ -219,7 +220,7 @@ def unleash_workspace(config_dir, clock):
     services = config_dir / "services.yml"
     services.write_text(services.read_text().replace(
         "  provider: flagd\n  path: flags.flagd.json", f"  provider: unleash\n  url: {unleash.server.url}\n  project: default"))
-    stack = start_local(f"sqlite:///{config_dir}/steward.db", config_dir, clock, unleash_api_token="unleash-token")
+    stack = start_local(DOOR, f"sqlite:///{config_dir}/steward.db", config_dir, clock, unleash_api_token="unleash-token")
     try:
         yield Workspace(stack), unleash
     finally:
@@ -289,7 +290,7 @@ def test_the_kill_switch_also_refuses_actions_the_policy_allows(workspace):
 
 
 def test_a_request_a_crash_left_executing_is_reconciled_at_start(workspace, clock):
-    from bot.gateway import reconcile
+    from bot.approvals.gateway import reconcile
 
     channel = request_flag_off(workspace)
     [request] = requests(workspace)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.assembly import _MASK, _mask_name, _masker, assemble
+from bot.timeline.assembly import _MASK, _mask_name, _masker, assemble
 from tests.timeline_events import Ev
 
 T0 = datetime(2026, 11, 25, 10, 8, tzinfo=timezone.utc)

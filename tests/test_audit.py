@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from bot import audit
+from bot.audit import service as audit
 from bot.clock import ManualClock
 from bot.store.db import Database
 from bot.store.models import AuditEvent, AuditHead

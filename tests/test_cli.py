@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot import audit
+from bot.audit import service as audit
 from bot.clock import ManualClock
 from bot.store.db import Database
 from bot.store.models import AuditEvent

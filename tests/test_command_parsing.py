@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import SUBCOMMANDS, check_command, parse_incident_command
+from bot.commands.parser import parse_incident_command
+from bot.commands.run import SUBCOMMANDS, help_reply
 from bot.errors import BadCommand
 
 
@@ -47,12 +48,10 @@ def test_malformed_options_name_the_bad_part(text, complaint):
 
 def test_unknown_subcommand_is_named():
     with pytest.raises(BadCommand, match="`frobnicate` is not an `/incident` sub-command"):
-        check_command(parse_incident_command("frobnicate now"))
+        SUBCOMMANDS.find(parse_incident_command("frobnicate now"))
 
 
 def test_help_lists_every_registered_subcommand():
-    from bot.commands import help_reply
-
     text, _ = help_reply()
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS.by_name:
         assert f"`/incident {name}" in text

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import FLAG, SCENARIO, Alert, Click, Command, Scene, attach_replay, demo_stack, flag_file
-from bot.local import LocalStack
+from bot.sandbox.demo import FLAG, SCENARIO, Alert, Click, Command, Scene, attach_replay, demo_stack, flag_file
+from handlers.door import DOOR
+from bot.sandbox.local import LocalStack
 from bot.sandbox import BOT_USER, COMMANDER, ENGINEER, GENERAL
 
 pytestmark = pytest.mark.browser
@@ -52,7 +53,7 @@ def browser() -> Iterator[object]:
 def demo() -> Iterator[LocalStack]:
     """What `steward demo` runs: Steward on a temporary SQLite database and a copy of examples/config, with the
     channels it names."""
-    with demo_stack() as stack:
+    with demo_stack(DOOR) as stack:
         yield stack
 
 

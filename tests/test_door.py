@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.sandbox.sender import signature
-from bot.worker import JOB
+from bot.runtime.worker import JOB
 from tests.workspace import COMMANDER, GENERAL
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,4 +1,4 @@
-"""No executor is reachable from handlers/ except through bot/gateway.py: read from the code itself."""
+"""No executor is reachable from handlers/ except through bot/approvals/gateway.py: read from the code itself."""
 from __future__ import annotations
 
 import ast
@@ -32,16 +32,16 @@ def called_attributes(tree: ast.Module) -> set[str]:
 
 def test_handlers_import_neither_executors_nor_mitigations():
     for path, tree in modules("handlers").items():
-        reached = {name for name in imported(tree) if name.startswith(("bot.executors", "bot.mitigations", "bot.gateway"))}
+        reached = {name for name in imported(tree) if name.startswith(("bot.executors", "bot.approvals.actions", "bot.approvals.gateway"))}
         assert reached == set(), f"{path} imports {reached}"
 
 
 def test_only_mitigations_import_executors_and_only_it_calls_them():
     code = modules("bot")
     importers = {path for path, tree in code.items() if any(n.startswith("bot.executors") for n in imported(tree))}
-    assert {p for p in importers if not p.startswith("bot/executors/")} == {"bot/mitigations.py", "bot/gateway.py"}
+    assert {p for p in importers if not p.startswith("bot/executors/")} == {"bot/approvals/actions.py", "bot/approvals/gateway.py"}
     callers = {path for path, tree in code.items() if called_attributes(tree) & EXECUTOR_CALLS}
-    assert {p for p in callers if not p.startswith("bot/executors/")} == {"bot/mitigations.py"}
+    assert {p for p in callers if not p.startswith("bot/executors/")} == {"bot/approvals/actions.py"}
 
 
 def action_runs(tree: ast.Module) -> bool:
@@ -59,6 +59,6 @@ def action_runs(tree: ast.Module) -> bool:
 
 def test_only_the_gateway_runs_an_action():
     code = modules("bot", "handlers")
-    assert {path for path, tree in code.items() if action_runs(tree)} == {"bot/gateway.py"}
-    users = {path for path, tree in code.items() if any(n == "bot.gateway" or n.startswith("bot.gateway.") for n in imported(tree))}
-    assert users <= {"bot/approval_flow.py"}
+    assert {path for path, tree in code.items() if action_runs(tree)} == {"bot/approvals/gateway.py"}
+    users = {path for path, tree in code.items() if any(n == "bot.approvals.gateway" or n.startswith("bot.approvals.gateway.") for n in imported(tree))}
+    assert users <= {"bot/approvals/flow.py"}

@@ -7,7 +7,7 @@ from threading import Barrier
 import pytest
 
 from bot.clock import ManualClock
-from bot.incidents import declare_incident
+from bot.incidents.service import declare_incident
 from bot.store.db import Database
 
 

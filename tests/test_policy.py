@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.errors import ConfigError
-from bot.policy import (
+from bot.policy.service import (
     CONDITIONS,
     PolicyInput,
     PolicySet,
@@ -19,7 +19,7 @@ from bot.policy import (
     load_policies,
     parse_policies,
 )
-from bot.readiness import DeployFact, check_rollback_readiness
+from bot.approvals.readiness import DeployFact, check_rollback_readiness
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "config" / "policies.yml"
 COMMANDERS = ["incident_commander", "sre_oncall"]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.readiness import (
+from bot.approvals.readiness import (
     CHECK_NAMES,
     NOT_CHECKED,
     QUESTIONS,

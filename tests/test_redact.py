@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot import redact as redact_module
-from bot.redact import Redactor, neutralise, quote_untrusted
+from bot.redact import redactor as redact_module
+from bot.redact.redactor import Redactor, neutralise, quote_untrusted
 
 ALNUM = string.ascii_letters + string.digits
 LOWER_ALNUM = string.ascii_lowercase + string.digits

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.local import BOT_TOKEN, SIGNING_SECRET
+from bot.sandbox.local import BOT_TOKEN, SIGNING_SECRET
 from bot.sandbox import SlackSandbox
 from bot.store.db import Database
 from bot.store.models import ApprovalRequest, Execution

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from bot.clock import ManualClock
 from bot.sandbox import BOT_USER, COMMANDER, ENGINEER, GENERAL, OBSERVER, SlackSandbox
-from bot.server import LoopbackServer
+from bot.runtime.server import LoopbackServer
 
 SECRET = "s3cret"
 TOKEN = "xoxb-test"

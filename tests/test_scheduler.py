@@ -15,11 +15,11 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from bot.clock import SystemClock
-from bot.messages import Post
-from bot.scheduler import TICK_JOB, LeaderLock, Scheduler, on_timer, run_due
+from bot.slack.messages import Post
+from bot.runtime.scheduler import TICK_JOB, LeaderLock, Scheduler, on_timer, run_due
 from bot.store.db import Database
 from bot.store.models import Timer
-from bot.worker import Worker
+from bot.runtime.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 

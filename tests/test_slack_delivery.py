@@ -34,7 +34,7 @@ def test_server_error_is_retried(workspace):
 def test_a_post_that_cannot_be_made_is_logged_and_the_note_kept(workspace, caplog):
     channel = workspace.declare("Checkout errors")
     workspace.slack.fail_next("chat.postMessage", error="invalid_auth")
-    with caplog.at_level(logging.ERROR, logger="bot.slackapi"):
+    with caplog.at_level(logging.ERROR, logger="bot.slack.port"):
         workspace.command("note kept even when Slack refuses", by=ENGINEER, channel=channel)
     assert "kept even when Slack refuses" in notes(workspace)
     assert not any("kept even when Slack refuses" in p for p in workspace.posts(channel))

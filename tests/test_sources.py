@@ -13,8 +13,8 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from bot.sources import ChangeIn, MalformedPayload, Ping, alertmanager, argocd, generic, github, read_object
-from bot.sources.timestamps import parse_rfc3339
+from bot.timeline.sources import ChangeIn, MalformedPayload, Ping, alertmanager, argocd, generic, github, read_object
+from bot.timeline.sources.timestamps import parse_rfc3339
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARGOCD_DOC = Path(__file__).parent.parent / "docs" / "argocd.md"

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import blocks
-from bot.incidents import IncidentView
-from bot.redact import Redactor
+from bot.slack import blocks
+from bot.incidents.service import IncidentView
+from bot.redact.redactor import Redactor
 from bot.sandbox import block_kit
-from bot.status import MAX_FACTS, draft_status_update
+from bot.status.draft import MAX_FACTS, draft_status_update
 from tests.timeline_events import Ev
 from tests.workspace import block_text
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.scheduler import run_due
+from bot.runtime.scheduler import run_due
 from bot.store.models import AuditEvent, Incident, StatusUpdate, Timer, TimelineEvent
 from tests.senders import alert, github_deployment, minutes, resolved
 from tests.workspace import COMMANDER, ENGINEER, OBSERVER, block_text

@@ -6,9 +6,9 @@ import math
 from datetime import timedelta, timezone
 
 from bot.clock import ManualClock
-from bot.incidents import declare_incident
+from bot.incidents.service import declare_incident
 from bot.store.db import Database
-from bot.timeline import HUMAN, UNTRUSTED, events_for, record_event
+from bot.timeline.record import HUMAN, UNTRUSTED, events_for, record_event
 
 
 def test_events_come_back_in_time_order_with_their_details(db, clock):

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, text, update
 
-from bot.jobs import job
+from bot.runtime.jobs import job
 from bot.store.models import Job
-from bot.worker import JOB, LEASE, LEASE_CLOCK, MAX_ATTEMPTS, Worker
+from bot.runtime.worker import JOB, LEASE, LEASE_CLOCK, MAX_ATTEMPTS, Worker
 
 RAN: list[tuple[str, ...]] = []
 GATE = threading.Event()
@@ -133,7 +133,7 @@ def test_a_job_abandoned_too_often_is_failed_not_retried_forever(db, clock):
 
 
 def test_a_running_jobs_lease_is_renewed_so_a_live_worker_keeps_it(db, clock, monkeypatch):
-    monkeypatch.setattr("bot.worker.LEASE", timedelta(seconds=0.3))
+    monkeypatch.setattr("bot.runtime.worker.LEASE", timedelta(seconds=0.3))
     with running(db, clock) as w:
         w.submit("C1", slow_record, "long")
         time.sleep(1.0)  # three leases: without renewal another sweep would requeue it and it would run twice

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.local import LocalStack
+from bot.sandbox.local import LocalStack
 from tests.senders import Sources
 
 COMMANDER = "U0COMMANDER"

@@ -18,7 +18,7 @@ from bot.sandbox.faults import Faults
 from bot.sandbox.response_urls import ResponseUrls
 from bot.sandbox.sender import Delivery, Outbox, Sender, Signing
 from bot.sandbox.ui import WorkspacePage
-from bot.server import LoopbackServer
+from bot.runtime.server import LoopbackServer
 from bot.sandbox.web_api import WebApi
 from bot.sandbox.workspace import BOT_USER, COMMANDER, GENERAL, Channel, Message, User, Workspace
 

@@ -233,14 +233,14 @@ class Setting(SQLModel, table=True):
 
 class Job(SQLModel, table=True):
     """Work a listener acked and handed on, stored by the worker's flusher within milliseconds of the ack (see
-    bot/worker.py for the window a crash can lose); jobs with the same key run one at a time in id order, on
+    bot/runtime/worker.py for the window a crash can lose); jobs with the same key run one at a time in id order, on
     whichever worker claims them."""
 
     __table_args__ = (Index("ix_job_state_id", "state", "id"), Index("ix_job_key_id", "key", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     key: str  # a channel, usually: its jobs keep their order
-    name: str  # a function registered with bot.jobs.job
+    name: str  # a function registered with bot.runtime.jobs.job
     args: str = Field(sa_type=Text)  # a JSON array, encoded once when submitted
     state: str = "queued"  # queued | running | failed (done jobs are deleted)
     attempts: int = 0

@@ -1,0 +1,29 @@
+"""The approval message, drawn from the request's current state: Approve and Deny buttons (signed for exactly
+this request) while it is pending, the outcome after."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.approvals.requests import button_value, sentence
+from bot.slack import blocks
+from bot.slack.messages import Drawn, RefreshApproval
+from bot.store.db import Database
+from bot.store.models import ApprovalRequest, TimelineEvent
+
+
+def draw_approval(db: Database, secret: str, message: RefreshApproval) -> Drawn:
+    with db.session() as session:
+        request = session.get(ApprovalRequest, message.request_id)
+        value = button_value(secret, request) if request.state == "pending" else None
+        ids = [int(ref["id"]) for ref in request.packet.get("event_refs", [])]
+        evidence = session.execute(select(TimelineEvent).where(TimelineEvent.id.in_(ids))
+                                   .order_by(TimelineEvent.at.desc()).limit(8)).scalars().all()
+        text, drawn = blocks.approval_message(request, sentence(request), value, evidence)
+        return Drawn(channel=request.slack_channel, text=text, blocks=drawn, ts=request.slack_ts,
+                     posted=lambda ts: _remember(db, message.request_id, ts))
+
+
+def _remember(db: Database, request_id: str, ts: str) -> None:
+    with db.session() as session:
+        session.get(ApprovalRequest, request_id).slack_ts = ts

@@ -1,0 +1,201 @@
+"""Approval requests: the evidence packet and its hash, the HMAC-scoped button token, the checks an Approve click
+must pass (checks first, state change last), and compare-and-set moves between states."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from bot.errors import UserError
+from bot.approvals.evidence import EventRef, EvidencePacket, evidence_hash, rfc3339_utc, short_hash
+from bot.incidents.service import view_of
+from bot.approvals.actions import ACTIONS, Plan
+from bot.policy.service import PolicyDecision, actor_denied
+from bot.approvals.readiness import ReadinessCheck
+from bot.runtime.context import Runtime
+from bot.store.models import ApprovalRequest, Incident, Setting, Timer, TimelineEvent
+
+EVIDENCE_KINDS = ("alert", "alert_resolved", "change", "decision", "note")
+EVIDENCE_EVENTS = 20
+RATE_LIMIT = 5
+RATE_WINDOW = timedelta(minutes=10)
+KILL_SWITCH = "kill_switch"
+DONE_STATES = ("executing", "executed", "failed", "unknown")
+
+
+class Refusal(UserError):
+    """An Approve or Deny click that does not pass; said to the clicker only and written to the audit log.
+    `state` is where the request moves because of it (expired, invalidated), if anywhere."""
+
+    def __init__(self, message: str, state: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+def evidence_refs(session: Session, incident_id: str) -> list[EventRef]:
+    """The timeline events a request rests on: the latest alerts, changes, notes and decisions, pinned by content hash."""
+    table = TimelineEvent.__table__
+    rows = session.execute(
+        select(table.c.id, table.c.content_hash).where(table.c.incident_id == incident_id, table.c.kind.in_(EVIDENCE_KINDS))
+        .order_by(table.c.at.desc(), table.c.id.desc()).limit(EVIDENCE_EVENTS)
+    ).all()
+    return [EventRef(id=str(row.id), content_hash=row.content_hash) for row in rows]
+
+
+def build_packet(plan: Plan, refs: list[EventRef], requested_by: str, incident_id: str) -> EvidencePacket:
+    return EvidencePacket(
+        action=plan.action, target=plan.target, environment=plan.environment, service=plan.service,
+        current_state=plan.current_state, proposed_state=plan.proposed_state, event_refs=refs,
+        readiness=[ReadinessCheck(**c) for c in plan.readiness] if plan.readiness is not None else None,
+        risk_flags=plan.risk_flags, alternatives=plan.alternatives, undo_path=plan.undo_path,
+        expected_telemetry=plan.expected_telemetry, requested_by=requested_by, incident_id=incident_id,
+        blast_radius=plan.blast_radius,
+    )
+
+
+def token(secret: str, request: ApprovalRequest) -> str:
+    """HMAC over everything the approval is scoped to: id, action, target, environment, evidence hash, expiry."""
+    scope = "|".join([request.id, request.action, request.target, request.environment, request.evidence_hash,
+                      rfc3339_utc(request.expires_at)])
+    return hmac.new(secret.encode(), scope.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def valid_token(secret: str, request: ApprovalRequest | None, given: str) -> bool:
+    return request is not None and hmac.compare_digest(token(secret, request), given)
+
+
+def button_value(secret: str, request: ApprovalRequest) -> str:
+    return f"{request.id}.{token(secret, request)}"
+
+
+def sentence(request: ApprovalRequest) -> str:
+    """The scoped sentence the approval message ends with and the confirm dialog repeats."""
+    what = ACTIONS[request.action].sentence(request.params, request.environment, request.service)
+    return (f"Approve {what}, evidence `{short_hash(request.evidence_hash)}`, "
+            f"until {request.expires_at.strftime('%H:%M UTC')}.")
+
+
+def create_request(session: Session, rt: Runtime, plan: Plan, decision: PolicyDecision, packet: EvidencePacket,
+                   requested_by: str, incident: Incident, state: str = "pending") -> ApprovalRequest:
+    now = rt.clock.now()
+    request = ApprovalRequest(
+        id=f"apr-{secrets.token_hex(5)}", incident_id=incident.id, action=plan.action, target=plan.target,
+        environment=plan.environment, service=plan.service, params={**plan.params, "call": plan.call,
+        "recommendation": plan.recommendation}, packet=packet.model_dump(mode="json"),
+        evidence_hash=evidence_hash(packet), decision=decision.decision, rule_id=decision.rule_id,
+        required_roles=decision.approval_from, requested_by=requested_by, created_at=now,
+        expires_at=(now + timedelta(seconds=rt.settings.approval_ttl_seconds)).replace(microsecond=0), state=state,
+        slack_channel=incident.channel_id,
+        # An allowed action is decided by the policy when requested, and counts for the rate limit from then.
+        decided_by="policy" if state == "executing" else None, decided_at=now if state == "executing" else None,
+    )
+    session.add(request)
+    if state == "pending":
+        session.add(Timer(kind="approval_expiry", incident_id=incident.id, target=request.id,
+                          due_at=request.expires_at, created_at=now))
+    session.flush()
+    return request
+
+
+def recomputed_hash(rt: Runtime, session: Session, request: ApprovalRequest) -> str:
+    """The request's evidence as it stands now: the same events (with their current content), the target's
+    current state and readiness. Events that arrived after the request are not part of it."""
+    action = ACTIONS[request.action]
+    stored = EvidencePacket.model_validate(request.packet)
+    ids = [int(ref.id) for ref in stored.event_refs]
+    hashes = dict(session.execute(select(TimelineEvent.id, TimelineEvent.content_hash).where(TimelineEvent.id.in_(ids))).all())
+    now: dict[str, Any] = {
+        "event_refs": [{"id": ref.id, "content_hash": hashes.get(int(ref.id), "missing")} for ref in stored.event_refs],
+        "current_state": action.current_state(rt, request.params),
+    }
+    if stored.readiness is not None:
+        now["readiness"] = action.current_readiness(rt, session, request.params)
+    return evidence_hash(EvidencePacket.model_validate({**request.packet, **now}))
+
+
+def kill_switch_on(rt: Runtime, session: Session) -> bool:
+    if rt.settings.steward_kill_switch:
+        return True
+    setting = session.get(Setting, KILL_SWITCH)
+    return setting is not None and setting.value == "on"
+
+
+def set_kill_switch(session: Session, on: bool, by: str, now: datetime) -> None:
+    setting = session.get(Setting, KILL_SWITCH) or Setting(key=KILL_SWITCH, value="off")
+    setting.value, setting.updated_by, setting.updated_at = ("on" if on else "off"), by, now
+    session.add(setting)
+
+
+def parse_value(value: str) -> tuple[str, str]:
+    request_id, _, given = value.partition(".")
+    if not request_id or not given:
+        raise Refusal("This button is not one Steward made; nothing was done.")
+    return request_id, given
+
+
+def check_approval(rt: Runtime, session: Session, request: ApprovalRequest | None, given: str, clicker: str,
+                   clicker_is_agent: bool) -> ApprovalRequest:
+    """Every check an Approve click must pass, in order; a Refusal names the first that fails."""
+    if not valid_token(rt.settings.steward_secret, request, given):
+        raise Refusal("This approval button is not valid (its token does not match the request); nothing was done.")
+    if request.state != "pending":
+        raise Refusal(f"This request was already handled: it is {request.state}.")
+    if rt.clock.now() >= request.expires_at:
+        raise Refusal(f"This request expired at {request.expires_at.strftime('%H:%M UTC')}; request it again.", state="expired")
+    incident = session.get(Incident, request.incident_id)
+    roles = view_of(session, incident).roles
+    if clicker == request.requested_by:
+        raise Refusal("You requested this action, so someone else must approve it.")
+    if clicker_is_agent:
+        raise Refusal("Bots and agents cannot approve production changes.")
+    if not any(clicker in roles.get(role, []) for role in request.required_roles):
+        holders = ", ".join(f"<@{u}>" for role in request.required_roles for u in roles.get(role, [])) or "nobody yet"
+        wanted = " or ".join(r.replace("_", " ") for r in request.required_roles)
+        raise Refusal(f"Only the {wanted} of this incident can approve this ({holders}).")
+    denied = actor_denied(rt.config.policies, request.rule_id, actor_is_agent=clicker_is_agent)
+    if denied:
+        raise Refusal(denied)
+    if recomputed_hash(rt, session, request) != request.evidence_hash:
+        raise Refusal("The evidence changed since this was requested; request again.", state="invalidated")
+    guard_write(rt, session, request.action)
+    return request
+
+
+def guard_write(rt: Runtime, session: Session, action: str) -> None:
+    """What every write action must pass, approved or allowed: the kill switch and the per-action rate limit."""
+    if kill_switch_on(rt, session):
+        raise Refusal("The kill switch is on: Steward refuses every write action until an admin turns it off.")
+    recent = session.execute(
+        select(func.count()).select_from(ApprovalRequest).where(
+            ApprovalRequest.action == action, ApprovalRequest.state.in_(DONE_STATES),
+            ApprovalRequest.decided_at >= rt.clock.now() - RATE_WINDOW)
+    ).scalar_one()
+    if recent >= RATE_LIMIT:
+        raise Refusal(f"Rate limit: {RATE_LIMIT} {action} actions ran in the last {int(RATE_WINDOW.total_seconds() // 60)} "
+                      "minutes; wait, or ask an admin.")
+
+
+def move(session: Session, request_id: str, to: str, *, by: str | None, now: datetime, frm: tuple[str, ...] = ("pending",),
+         result: dict[str, Any] | None = None) -> bool:
+    """Compare-and-set: True only for the one caller that moved the request; every other racer gets False."""
+    values: dict[str, Any] = {"state": to}
+    if by is not None:
+        values.update(decided_by=by, decided_at=now)
+    if result is not None:
+        values["result"] = result
+    moved = session.execute(update(ApprovalRequest).where(ApprovalRequest.id == request_id, ApprovalRequest.state.in_(frm))
+                            .values(**values)).rowcount == 1
+    if moved and to != "pending":
+        session.execute(update(Timer).where(Timer.kind == "approval_expiry", Timer.target == request_id,
+                                            Timer.state == "pending").values(state="cancelled"))
+    return moved
+
+
+def pending_for(session: Session, incident_id: str) -> list[ApprovalRequest]:
+    return list(session.execute(select(ApprovalRequest).where(
+        ApprovalRequest.incident_id == incident_id, ApprovalRequest.state == "pending")).scalars())

@@ -1,0 +1,25 @@
+"""The incident's pinned card, drawn from what is stored: its state, roles and the last published update."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from sqlmodel import select
+
+from bot.incidents.service import set_card, view_of
+from bot.slack import blocks
+from bot.slack.messages import Drawn, RefreshCard
+from bot.store.db import Database
+from bot.store.models import Incident, StatusUpdate
+
+
+def draw_card(db: Database, message: RefreshCard) -> Drawn:
+    with db.session() as session:
+        view = view_of(session, session.get(Incident, message.incident_id))
+        latest = session.exec(
+            select(StatusUpdate).where(StatusUpdate.incident_id == message.incident_id, StatusUpdate.state == "published")
+            .order_by(StatusUpdate.published_at.desc(), StatusUpdate.id.desc())  # type: ignore[union-attr]
+        ).first()
+    text, card = blocks.incident_card(view, last_update=blocks.last_update_line(latest) if latest else None)
+    return Drawn(channel=view.channel_id, text=text, blocks=card, ts=view.card_ts,
+                 posted=partial(set_card, db, message.incident_id), pin=True)

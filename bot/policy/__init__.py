@@ -1,0 +1,1 @@
+"""Policy: the models of policies.yml and the decision for one requested action. Pure: the caller gathers the facts."""

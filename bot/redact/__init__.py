@@ -1,0 +1,1 @@
+"""The one redaction function and the Slack-safe quoting of untrusted text."""

@@ -1,0 +1,1 @@
+"""The running product: the runtime context, durable jobs and the worker, timers and the scheduler, the HTTP server."""

@@ -1,0 +1,1 @@
+"""Status updates: drafting with its guards (pure), publish and discard, resolving, and update reminders."""
