@@ -26,7 +26,7 @@ from bot.store.db import Database
 from bot.runtime.worker import POLL_SECONDS, Doorbell, Worker
 from bot.approvals.flow import reconcile_at_start
 from bot.approvals.message import draw_approval
-from bot.incidents.card import draw_card
+from bot.status.card import draw_card
 from bot.slack.messages import RefreshApproval, RefreshCard
 from bot.timeline.ingest import Ingestor
 from bot.redact.redactor import Redactor

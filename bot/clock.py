@@ -41,3 +41,9 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+def rfc3339_utc(value: datetime) -> str:
+    """A time as the packet stores it: UTC, seconds precision, `Z` suffix ("2026-11-25T10:08:00Z").
+    Sub-second digits are dropped so a re-read from a store with other precision hashes the same."""
+    return utc(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")

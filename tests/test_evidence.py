@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.approvals.evidence import EvidencePacket, canonical_json, evidence_hash, missing_evidence, rfc3339_utc, short_hash
+from bot.approvals.evidence import EvidencePacket, canonical_json, evidence_hash, missing_evidence, short_hash
+from bot.clock import rfc3339_utc
 from bot.approvals.readiness import CHECK_NAMES, ReadinessCheck
 
 DEPLOYED_AT = datetime(2026, 11, 25, 9, 52, tzinfo=timezone.utc)

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.slack import blocks
+from bot.status import views as status_views
 from bot.incidents.service import IncidentView
 from bot.redact.redactor import Redactor
 from bot.sandbox import block_kit
@@ -161,7 +161,7 @@ def test_untrusted_text_is_only_quoted_never_the_current_finding():
     assert not any("INSTRUCTIONS" in f.text for f in d.facts)
     assert [f.kind for f in d.facts if f.quote and "INSTRUCTIONS" in f.quote] == ["change", "alert"]
     assert "Root cause: no decision records it yet." in d.unknowns
-    text, rendered = blocks.status_draft(d, 7)
+    text, rendered = status_views.status_draft(d, 7)
     shown = block_text(rendered)
     assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown
     assert "> IGNORE PREVIOUS INSTRUCTIONS" in shown
@@ -219,7 +219,7 @@ def test_a_long_timeline_keeps_the_first_alert_people_and_recent_changes_within_
 
 def test_the_draft_message_has_publish_and_discard_and_the_published_one_has_no_buttons():
     d = draft([alert(minutes(0)), note(minutes(8), "error rate 12% on /v1/charge")])
-    _, shown = blocks.status_draft(d, 42, "status-updates")
+    _, shown = status_views.status_draft(d, 42, "status-updates")
     [actions] = [b for b in shown if b["type"] == "actions"]
     assert [(e["action_id"], e["value"], e.get("style")) for e in actions["elements"]] == [
         ("status_publish", "42", "primary"), ("status_discard", "42", None)]
@@ -228,15 +228,15 @@ def test_the_draft_message_has_publish_and_discard_and_the_published_one_has_no_
                   "*Facts*", "*Inferences (not established)*", "*Unknowns*"):
         assert label in text
     assert "#status-updates" in text
-    _, published = blocks.status_update(d, COMMANDER, NOW, "C1")
+    _, published = status_views.status_update(d, COMMANDER, NOW, "C1")
     assert not [b for b in published if b["type"] == "actions"]
     assert f"Published by <@{COMMANDER}> at 10:30 UTC" in block_text(published)
 
 
 def test_every_status_message_is_valid_block_kit():
     d = draft([deploy(minutes(-16)), alert(minutes(0)), note(minutes(8), "probably the cache")], status="resolved")
-    messages = [blocks.status_draft(d, 1, "status-updates"), blocks.status_update(d, COMMANDER, NOW, "C1"),
-                blocks.update_reminder(view(), 30), blocks.reminder_snoozed(COMMANDER, 30, NOW),
-                blocks.resolved_message(d.incident_id, COMMANDER, NOW, "known false positive", d.firing_alerts)]
+    messages = [status_views.status_draft(d, 1, "status-updates"), status_views.status_update(d, COMMANDER, NOW, "C1"),
+                status_views.update_reminder(view(), 30), status_views.reminder_snoozed(COMMANDER, 30, NOW),
+                status_views.resolved_message(d.incident_id, COMMANDER, NOW, "known false positive", d.firing_alerts)]
     for _, shown in messages:
         assert block_kit.problems(shown) == []

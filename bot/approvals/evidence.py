@@ -10,21 +10,10 @@ from typing import Any, Literal
 import rfc8785
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from bot.clock import utc
+from bot.clock import rfc3339_utc, utc
 from bot.approvals.readiness import ReadinessCheck
+from bot.policy.service import EvidenceName
 
-# The names `evidence_required` in policies.yml may use; `missing_evidence` says how each is met.
-EvidenceName = Literal[
-    "current_state",
-    "proposed_state",
-    "current_version",
-    "target_previous_version",
-    "rollback_compatibility_check",
-    "blast_radius_assessment",
-    "event_refs",
-    "undo_path",
-    "expected_telemetry",
-]
 SHORT_HASH_LENGTH = 12
 # RFC 8785 numbers are IEEE doubles; a larger integer would be silently rounded by other JSON readers.
 _MAX_SAFE_INTEGER = 2**53 - 1
@@ -82,12 +71,6 @@ class EvidencePacket(BaseModel):
     @classmethod
     def _sorted_flags(cls, flags: list[str]) -> list[str]:
         return sorted(set(flags))
-
-
-def rfc3339_utc(value: datetime) -> str:
-    """A time as the packet stores it: UTC, seconds precision, `Z` suffix ("2026-11-25T10:08:00Z").
-    Sub-second digits are dropped so a re-read from a store with other precision hashes the same."""
-    return utc(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def canonical_json(packet: EvidencePacket) -> bytes:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from bot.audit import service as audit
 
+from bot.approvals import views as approval_views
 from bot.slack import blocks
 
 from bot.approvals import gateway
@@ -71,7 +72,7 @@ def request_action(rt: Runtime, session: Session, incident: Incident, reply_to: 
     if ask.dry_run:
         audit.append(session, action="dry_run", decision=decision.decision, reason="; ".join(decision.reasons), **common,
                      details={"call": plan.call})
-        text, said = blocks.dry_run(plan, decision, packet.model_dump(mode="json"), digest)
+        text, said = approval_views.dry_run(plan, decision, packet.model_dump(mode="json"), digest)
         return [reply_to.ephemeral(text, said)]
     if decision.decision == "deny" or missing:
         reasons = decision.reasons + ([f"evidence missing: {', '.join(missing)}"] if missing else [])

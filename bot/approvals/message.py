@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.approvals.requests import button_value, sentence
-from bot.slack import blocks
+from bot.approvals import views as approval_views
 from bot.slack.messages import Drawn, RefreshApproval
 from bot.store.db import Database
 from bot.store.models import ApprovalRequest, TimelineEvent
@@ -19,7 +19,7 @@ def draw_approval(db: Database, secret: str, message: RefreshApproval) -> Drawn:
         ids = [int(ref["id"]) for ref in request.packet.get("event_refs", [])]
         evidence = session.execute(select(TimelineEvent).where(TimelineEvent.id.in_(ids))
                                    .order_by(TimelineEvent.at.desc()).limit(8)).scalars().all()
-        text, drawn = blocks.approval_message(request, sentence(request), value, evidence)
+        text, drawn = approval_views.approval_message(request, sentence(request), value, evidence)
         return Drawn(channel=request.slack_channel, text=text, blocks=drawn, ts=request.slack_ts,
                      posted=lambda ts: _remember(db, message.request_id, ts))
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from bot.errors import UserError
-from bot.approvals.evidence import EventRef, EvidencePacket, evidence_hash, rfc3339_utc, short_hash
+from bot.approvals.evidence import EventRef, EvidencePacket, evidence_hash, short_hash
+from bot.clock import rfc3339_utc
 from bot.incidents.service import view_of
 from bot.approvals.actions import ACTIONS, Plan
 from bot.policy.service import PolicyDecision, actor_denied

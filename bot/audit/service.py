@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from bot.clock import utc
-from bot.approvals.evidence import rfc3339_utc
+from bot.clock import rfc3339_utc
 from bot.store.models import AuditEvent, AuditHead
 
 GENESIS_HASH = AuditHead().hash  # the prev_hash of seq 1

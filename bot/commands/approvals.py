@@ -7,7 +7,7 @@ from bot.audit import service as audit
 from bot.commands.parser import ParsedCommand
 from bot.commands.registry import Context, subcommand
 from bot.errors import BadCommand
-from bot.slack import blocks
+from bot.approvals import views as approval_views
 from bot.slack.messages import Message
 
 
@@ -44,5 +44,5 @@ def killswitch(ctx: Context, parsed: ParsedCommand) -> list[Message]:
 def audit_events(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     events = audit.events_for_incident(ctx.session, ctx.incident.id)
     verified = audit.verify(ctx.session)
-    text, said = blocks.audit_view(ctx.incident.id, events, verified)
+    text, said = approval_views.audit_view(ctx.incident.id, events, verified)
     return [ctx.reply(text, said)]

@@ -11,7 +11,7 @@ from bot.errors import BadCommand
 from bot.incidents import service as incidents
 from bot.incidents.declare import open_incident
 from bot.incidents.service import ROLES, SEVERITIES, STATUSES, view_of
-from bot.slack import blocks
+from bot.incidents import views as incident_views
 from bot.slack.messages import Message, Post, RefreshCard
 from bot.timeline.assembly import assemble
 from bot.timeline.record import events_for
@@ -30,7 +30,7 @@ def declare(ctx: Context, parsed: ParsedCommand) -> list[Message]:
         services=[s for s in parsed.options.get("service", "").split(",") if s],
         environment=parsed.options.get("env", "production"),
     )
-    return [*messages, ctx.reply(blocks.declared_reply(view))]
+    return [*messages, ctx.reply(incident_views.declared_reply(view))]
 
 
 @subcommand("role", "role <incident_commander|sre_oncall|comms|database_owner|service_owner> <@user>",
@@ -45,7 +45,7 @@ def role(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     if not incidents.assign_role(ctx.session, ctx.rt.clock, ctx.incident, ctx.request.user, role, user.group(1)):
         return [ctx.reply(f"<@{user.group(1)}> already is {role.replace('_', ' ')}.")]
     ctx.rt.slack.invite(ctx.incident.channel_id, user.group(1))  # a role holder belongs in the channel
-    text, line = blocks.change_line(ctx.request.user, f"made <@{user.group(1)}> {role.replace('_', ' ')}.")
+    text, line = incident_views.change_line(ctx.request.user, f"made <@{user.group(1)}> {role.replace('_', ' ')}.")
     return [ctx.in_channel(text, line), RefreshCard(ctx.incident.id)]
 
 
@@ -68,7 +68,7 @@ def set_(ctx: Context, parsed: ParsedCommand) -> list[Message]:
         raise BadCommand("Use `/incident set severity <SEV1..SEV4>` or `/incident set status <status>`.")
     if not changed:
         return [ctx.reply(f"Nothing to change: it already is {value}.")]
-    text, line = blocks.change_line(ctx.request.user, said)
+    text, line = incident_views.change_line(ctx.request.user, said)
     return [ctx.in_channel(text, line), RefreshCard(ctx.incident.id)]
 
 
@@ -87,7 +87,7 @@ def _record(ctx: Context, parsed: ParsedCommand, decision: bool) -> list[Message
         raise BadCommand(f"`{parsed.name}` needs some text, e.g. `/incident {parsed.name} rolled back canary`.")
     record = incidents.record_decision if decision else incidents.record_note
     event = record(ctx.session, ctx.rt.clock, ctx.incident, ctx.request.user, parsed.raw)
-    text, message = blocks.note_message(ctx.request.user, event.summary, decision=decision)
+    text, message = incident_views.note_message(ctx.request.user, event.summary, decision=decision)
     return [ctx.in_channel(text, message)]
 
 
@@ -96,9 +96,9 @@ def timeline(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     view = view_of(ctx.session, ctx.incident)
     events = events_for(ctx.session, ctx.incident.id)
     assembled = assemble(view.id, view.detected_at, view.services, events)
-    text, summary = blocks.timeline_summary(view, assembled, events)
+    text, summary = incident_views.timeline_summary(view, assembled, events)
     messages: list[Message] = [ctx.reply(text, summary)]
-    if len(events) > blocks.SUMMARY_EVENTS and view.card_ts:
+    if len(events) > incident_views.SUMMARY_EVENTS and view.card_ts:
         messages += [Post(channel=view.channel_id, text=t, blocks=b, thread_ts=view.card_ts)
-                     for t, b in blocks.timeline_thread(view, events)]
+                     for t, b in incident_views.timeline_thread(view, events)]
     return messages

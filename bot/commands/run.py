@@ -9,12 +9,13 @@ from bot.commands.registry import Context, Registry, subcommand
 from bot.errors import BadCommand, NotIncidentChannel, UserError
 from bot.incidents import service as incidents
 from bot.runtime.context import Runtime
+from bot.commands import views as command_views
 from bot.slack import blocks
 from bot.slack.messages import Blocks, Message
 
 
 def help_reply(problem: str | None = None) -> tuple[str, Blocks]:
-    return blocks.help_blocks(SUBCOMMANDS.usage_lines(), problem)
+    return command_views.help_blocks(SUBCOMMANDS.usage_lines(), problem)
 
 
 @subcommand("help", "help", "show this help", in_incident=False)

@@ -1,7 +1,7 @@
 """What Steward does when channels appear or it is added to one."""
 from __future__ import annotations
 
-from bot.slack import blocks
+from bot.incidents import views as incident_views
 
 from bot.incidents import service as incidents
 from bot.runtime.deliveries import claim_event
@@ -22,14 +22,14 @@ def on_bot_joined(rt: Runtime, event_id: str, channel_id: str) -> None:
         return
     if _is_incident(rt, channel_id):
         return
-    text, help_ = blocks.joined_channel_help()
+    text, help_ = incident_views.joined_channel_help()
     rt.slack.deliver([Post(channel=channel_id, text=text, blocks=help_)])
 
 
 def on_mention(rt: Runtime, event_id: str, channel_id: str, thread_ts: str) -> None:
     if not claim_event(rt.db, rt.clock, event_id):
         return
-    text, help_ = blocks.joined_channel_help() if not _is_incident(rt, channel_id) else blocks.mention_help()
+    text, help_ = incident_views.joined_channel_help() if not _is_incident(rt, channel_id) else incident_views.mention_help()
     rt.slack.deliver([Post(channel=channel_id, text=text, blocks=help_, thread_ts=thread_ts)])
 
 

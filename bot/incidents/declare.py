@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack import blocks
+from bot.incidents import views as incident_views
 
 from bot.incidents import service as incidents
 from bot.errors import BadCommand, UserError
@@ -51,7 +51,7 @@ def open_incident(
         view = view_of(session, stored)
     messages: list[Message] = [RefreshCard(incident.id)]
     if attached:
-        text, line = blocks.history_attached(attached, rt.config.steward.lookback_minutes)
+        text, line = incident_views.history_attached(attached, rt.config.steward.lookback_minutes)
         messages.append(Post(channel=channel_id, text=text, blocks=line))
     return view, messages
 

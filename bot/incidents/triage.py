@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from bot.slack import blocks
+from bot.incidents import views as incident_views
 from bot.incidents.declare import open_incident
 from bot.errors import UserError
 from bot.slack.messages import Ephemeral
@@ -22,7 +22,7 @@ def declare_from_alert(rt: Runtime, user: str, channel: str, value: str, respons
             rt, user=user, title=str(prefill["title"])[:150], severity=prefill.get("severity", "SEV3"),
             services=[s for s in services if s in known] if known else services,
         )
-        messages.append(reply(blocks.declared_reply(view)))
+        messages.append(reply(incident_views.declared_reply(view)))
     except (ValueError, KeyError, TypeError):
         messages = [reply("That button's data is not something I sent; nothing was declared.")]
     except UserError as error:

@@ -11,7 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
-from bot.approvals.evidence import EvidenceName
+
+# The names `evidence_required` in policies.yml may use; `missing_evidence` says how each is met.
+EvidenceName = Literal[
+    "current_state",
+    "proposed_state",
+    "current_version",
+    "target_previous_version",
+    "rollback_compatibility_check",
+    "blast_radius_assessment",
+    "event_refs",
+    "undo_path",
+    "expected_telemetry",
+]
 
 Action = Literal["disable_flag", "rollback_deployment"]
 Decision = Literal["allow", "approval_required", "deny"]

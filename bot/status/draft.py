@@ -69,7 +69,7 @@ class Fact(BaseModel):
 
 
 class StatusDraft(BaseModel):
-    """The stable data of a status update; `blocks.status_draft` and `blocks.status_update` render it."""
+    """The stable data of a status update; `bot.status.views` renders it."""
 
     incident_id: str
     title: str

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from bot.audit import service as audit
 
 from bot.slack import blocks
+from bot.status import views as status_views
 
 from bot.status import reminders
 from bot.errors import UserError
@@ -53,7 +54,7 @@ class AlertsStillFiring(UserError):
     def __init__(self, firing: list[str]) -> None:
         names = ", ".join(f"`{neutralise(n)[:150]}`" for n in firing[:10])
         super().__init__(
-            f"Not resolved: {blocks.alerts_still_firing(firing)}: {names}. "
+            f"Not resolved: {status_views.alerts_still_firing(firing)}: {names}. "
             "Resolve them first or, if you are sure, `/incident resolve --override \"<reason>\"` "
             "(the reason is recorded in the timeline).")
 
@@ -68,7 +69,7 @@ def start_draft(rt: Runtime, session: Session, incident: Incident, reply_to: Rep
                           evidence_refs=draft.evidence_refs, author=reply_to.user, created_at=draft.drafted_at)
     session.add(stored)
     session.flush()
-    text, shown = blocks.status_draft(draft, stored.id, rt.config.steward.status_channel)
+    text, shown = status_views.status_draft(draft, stored.id, rt.config.steward.status_channel)
     return [reply_to.ephemeral(text, shown)]
 
 
@@ -125,14 +126,14 @@ def _publish(rt: Runtime, user: str, channel: str, value: str, response_url: str
         if next_at:
             reminders.schedule_reminder(session, incident.id, next_at, now)
     posted = _post_update(rt, stored.id, draft, user, now, incident.channel_id)
-    said = (blocks.status_published_reply(posted, now) if posted
+    said = (status_views.status_published_reply(posted, now) if posted
             else "The update is recorded as published, but Slack refused to post it; try `/incident status` again.")
     return [RefreshCard(incident.id), _reply(user, channel, response_url, said, replace=True)]
 
 
 def _post_update(rt: Runtime, update_id: int, draft: StatusDraft, user: str, at: datetime, channel: str) -> list[str]:
     """Post to the incident channel (keeping its ts) and copy to the status channel; returns where it went."""
-    text, shown = blocks.status_update(draft, user, at, channel)
+    text, shown = status_views.status_update(draft, user, at, channel)
     posted = []
     ts = _post(rt, Post(channel=channel, text=text, blocks=shown))
     if ts:
@@ -185,7 +186,7 @@ def _reply(user: str, channel: str, response_url: str | None, text: str, replace
 def resolve(rt: Runtime, session: Session, incident: Incident, actor: str, override: str | None) -> list[Message]:
     """Resolve (guarded by `resolve_incident`), say so in the channel, and run what resolving ends elsewhere."""
     resolution = resolve_incident(rt, session, incident, actor, override)
-    text, said = blocks.resolved_message(incident.id, resolution.actor, resolution.at, resolution.override,
+    text, said = status_views.resolved_message(incident.id, resolution.actor, resolution.at, resolution.override,
                                          resolution.firing)
     messages: list[Message] = [Post(channel=incident.channel_id, text=text, blocks=said), RefreshCard(incident.id)]
     for hook in RESOLVED_HOOKS:

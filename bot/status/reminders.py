@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session
 
-from bot.slack import blocks
+from bot.status import views as status_views
 from bot.config import Config
 from bot.errors import UserError
 from bot.incidents.service import incident_in_channel, view_of
@@ -52,7 +52,7 @@ def remind(rt: Runtime, session: Session, timer: Timer) -> list[Message]:
     if incident is None or incident.status == "resolved" or incident.channel_id is None:
         return []
     view = view_of(session, incident)
-    text, reminder = blocks.update_reminder(view, cadence_minutes(rt.config, view.severity))
+    text, reminder = status_views.update_reminder(view, cadence_minutes(rt.config, view.severity))
     return [Post(channel=view.channel_id, text=text, blocks=reminder)]
 
 
@@ -61,7 +61,7 @@ def snooze_reminder(rt: Runtime, user: str, channel: str, value: str, response_u
     says who snoozed it (its buttons gone)."""
     try:
         minutes, until = _snooze(rt, user, channel, value)
-        text, line = blocks.reminder_snoozed(user, minutes, until)
+        text, line = status_views.reminder_snoozed(user, minutes, until)
         messages: list[Message] = [Ephemeral(user=user, channel=channel, text=text, blocks=line,
                                              response_url=response_url, replace_original=True)]
     except UserError as error:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from bot.slack import blocks
+from bot.timeline import views as timeline_views
 from bot.timeline.ingest import Ingested, signals_by_fingerprint
 from bot.runtime.jobs import job
 from bot.slack.messages import Post
@@ -59,7 +59,7 @@ def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: l
                                           last_at=now, fingerprints=joining)
         signals = signals_by_fingerprint(session, [f for p in touched.values() for f in p.fingerprints])
         for post in touched.values():
-            text, message = blocks.alert_message([signals[f] for f in post.fingerprints if f in signals])
+            text, message = timeline_views.alert_message([signals[f] for f in post.fingerprints if f in signals])
             try:
                 if post.ts:
                     rt.slack.client.chat_update(channel=channel, ts=post.ts, text=text, blocks=message)
@@ -74,7 +74,7 @@ def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: l
 def announce_changes(rt: Runtime, channel: str, change_ids: list[int]) -> None:
     with rt.db.session() as session:
         changes = session.execute(select(Change).where(Change.id.in_(change_ids)).order_by(Change.at)).scalars()
-        messages = [Post(channel=channel, text=t, blocks=b) for t, b in map(blocks.change_message, changes)]
+        messages = [Post(channel=channel, text=t, blocks=b) for t, b in map(timeline_views.change_message, changes)]
     rt.slack.deliver(messages)
 
 
@@ -83,5 +83,5 @@ def announce_triage(rt: Runtime, channel: str, signal_ids: list[int]) -> None:
     with rt.db.session() as session:
         signals = list(session.execute(select(Signal).where(Signal.id.in_(signal_ids)).order_by(Signal.id)).scalars())
     if signals:
-        text, message = blocks.triage_message(signals)
+        text, message = timeline_views.triage_message(signals)
         rt.slack.deliver([Post(channel=channel, text=text, blocks=message)])

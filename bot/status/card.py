@@ -7,7 +7,8 @@ from functools import partial
 from sqlmodel import select
 
 from bot.incidents.service import set_card, view_of
-from bot.slack import blocks
+from bot.incidents import views as incident_views
+from bot.status import views as status_views
 from bot.slack.messages import Drawn, RefreshCard
 from bot.store.db import Database
 from bot.store.models import Incident, StatusUpdate
@@ -20,6 +21,6 @@ def draw_card(db: Database, message: RefreshCard) -> Drawn:
             select(StatusUpdate).where(StatusUpdate.incident_id == message.incident_id, StatusUpdate.state == "published")
             .order_by(StatusUpdate.published_at.desc(), StatusUpdate.id.desc())  # type: ignore[union-attr]
         ).first()
-    text, card = blocks.incident_card(view, last_update=blocks.last_update_line(latest) if latest else None)
+    text, card = incident_views.incident_card(view, last_update=status_views.last_update_line(latest) if latest else None)
     return Drawn(channel=view.channel_id, text=text, blocks=card, ts=view.card_ts,
                  posted=partial(set_card, db, message.incident_id), pin=True)
