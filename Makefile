@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo demo-script test bench clean
+.PHONY: install system-deps demo demo-script check test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ demo: install
 demo-script: install
 	$(VENV)/bin/steward demo --script
 
-test: install system-deps
+# The house rules: import contracts, lint and format, types. Fast; `make test` runs them first.
+check: install
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install system-deps check
 	$(VENV)/bin/pytest -q
 
 bench: install system-deps
