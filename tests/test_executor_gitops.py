@@ -54,7 +54,7 @@ DEV_ENV = {
 
 def git(cwd: Path, *args: str) -> str:
     env = {**os.environ, **DEV_ENV, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -134,7 +134,7 @@ def on_first_push(executor: GitOpsExecutor, before: Callable[[], Any]) -> None:
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
     old, new = before.split("\n"), after.split("\n")
     assert len(old) == len(new)
-    return [(a, b) for a, b in zip(old, new) if a != b]
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
 
 
 # -- the rollback -------------------------------------------------------------------------
@@ -199,7 +199,9 @@ def test_remote_moved_before_our_push_rebases_once(executor: GitOpsExecutor, rem
     concurrent: list[str] = []
     on_first_push(
         executor,
-        lambda: concurrent.append(remote.commit({PROD: VALUES.replace("replicaCount: 6", "replicaCount: 8")}, "scale up")),
+        lambda: concurrent.append(
+            remote.commit({PROD: VALUES.replace("replicaCount: 6", "replicaCount: 8")}, "scale up")
+        ),
     )
 
     result = executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
@@ -326,7 +328,7 @@ def test_push_refused_by_the_remote_is_an_error_not_a_retry(executor: GitOpsExec
 
 
 def test_refuses_unsafe_names_versions_and_messages(executor: GitOpsExecutor, remote: Remote) -> None:
-    with pytest.raises(ExecutorError, match="environment '../../etc' is not a plain name"):
+    with pytest.raises(ExecutorError, match=r"environment '../../etc' is not a plain name"):
         executor.roll_back(SERVICE, "../../etc", "v1", message=MESSAGE)
     with pytest.raises(ExecutorError, match="not a plain one-line version"):
         executor.roll_back(SERVICE, "production", "v1\nimage: evil", message=MESSAGE)
@@ -342,7 +344,7 @@ def test_work_dir_of_another_repo_is_refused(remote: Remote, tmp_path: Path) -> 
     workdir = tmp_path / "work" / "deploy"
     GitOpsExecutor(repo=str(other.bare), file=FILE, key="image.tag", workdir=workdir).read(SERVICE, "production")
 
-    with pytest.raises(ExecutorError, match="is a clone of .*other/deploy.git, not .*remote/deploy.git"):
+    with pytest.raises(ExecutorError, match=r"is a clone of .*other/deploy.git, not .*remote/deploy.git"):
         GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=workdir).read(
             SERVICE, "production"
         )
