@@ -29,7 +29,9 @@ MESSAGE = "inc-20261125-01 approved by <@U0APPROVER>, evidence 3f9a1c2b7d4e"
 AUTO_SYNC_REFUSAL = (
     f"auto-sync is on for {APP}; Argo CD refuses rollbacks while it is on — turn it off or revert in Git"
 )
-SHA_40, SHA_41, SHA_43 = "1" * 40, "9c1185a5c5e9fc54612808977ee8f548b2258d31", "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0"
+SHA_40 = "1" * 40
+SHA_41 = "9c1185a5c5e9fc54612808977ee8f548b2258d31"
+SHA_43 = "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0"
 REPO_URL = "https://github.com/acme/platform-config.git"
 
 
@@ -222,7 +224,7 @@ def test_auto_sync_on_is_refused_before_any_post(rig: Rig, automated: dict[str, 
     with pytest.raises(ExecutorError) as caught:
         rig.executor.roll_back(SERVICE, "production", "v2.13.1", message=MESSAGE)
     assert str(caught.value) == AUTO_SYNC_REFUSAL
-    with pytest.raises(ExecutorError, match="^auto-sync is on for"):
+    with pytest.raises(ExecutorError, match=r"^auto-sync is on for"):
         rig.executor.describe_call(SERVICE, "production", "v2.13.1")
 
     assert rig.fake.posts() == []
@@ -272,7 +274,9 @@ def test_a_branch_tracking_app_is_versioned_by_commit(rig: Rig) -> None:
     executor = ArgoCDExecutor(base_url=rig.url, token=TOKEN, apps={"production": "checkout-prod"})
 
     assert executor.read("checkout", "production").version == SHA_43
-    with pytest.raises(ExecutorError, match="no deploy history entry for main; it has: b6fc4c6.* \\(id 42\\), 9c1185a.* \\(id 41\\)"):
+    with pytest.raises(ExecutorError, match=(
+        r"no deploy history entry for main; it has: b6fc4c6.* \(id 42\), 9c1185a.* \(id 41\)"
+    )):
         executor.roll_back("checkout", "production", "main", message=MESSAGE)
     result = executor.roll_back("checkout", "production", SHA_41[:7], message=MESSAGE)
 
@@ -292,10 +296,13 @@ def test_http_failures_are_one_line_errors(rig: Rig) -> None:
     bad_token = ArgoCDExecutor(base_url=rig.url, token="wrong", apps={"production": APP})
     with pytest.raises(ExecutorError, match="HTTP 401 Unauthorized: invalid session"):
         bad_token.roll_back(SERVICE, "production", "v2.13.1", message=MESSAGE)
-    with pytest.raises(ExecutorError, match=r"no application configured for payment-api in 'staging' \(argocd_apps has \['production'\]\)"):
+    with pytest.raises(ExecutorError, match=(
+        r"no application configured for payment-api in 'staging' \(argocd_apps has \['production'\]\)"
+    )):
         rig.executor.read(SERVICE, "staging")
-    with pytest.raises(ExecutorError, match="^argocd: GET .* failed: ConnectError"):
-        ArgoCDExecutor(base_url=closed_port_url(), token=TOKEN, apps={"production": APP}, timeout=2).read(SERVICE, "production")
+    with pytest.raises(ExecutorError, match=r"^argocd: GET .* failed: ConnectError"):
+        executor = ArgoCDExecutor(base_url=closed_port_url(), token=TOKEN, apps={"production": APP}, timeout=2)
+        executor.read(SERVICE, "production")
     assert rig.fake.posts() == []
 
 

@@ -16,7 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.executors import FLAG_PROVIDERS, ExecutorError, FlagExecutor, LaunchDarklyExecutor, UnleashExecutor, make_flag_executor
+from bot.executors import (
+    FLAG_PROVIDERS,
+    ExecutorError,
+    FlagExecutor,
+    LaunchDarklyExecutor,
+    UnleashExecutor,
+    make_flag_executor,
+)
 from tests.fake_http import FakeService, closed_port_url, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -196,7 +203,7 @@ def test_unleash_unknown_flag_and_environment(unleash: Rig) -> None:
     executor = unleash.executor
     with pytest.raises(ExecutorError, match=r"-> HTTP 404 Not Found: .*Could not find feature flag"):
         executor.turn_off("nope", "production")
-    with pytest.raises(ExecutorError, match="^unleash: feature new-payment-flow has no environment 'qa'$"):
+    with pytest.raises(ExecutorError, match=r"^unleash: feature new-payment-flow has no environment 'qa'$"):
         executor.turn_off(FLAG, "qa")
 
 
@@ -331,11 +338,13 @@ def test_launchdarkly_default_comment(launchdarkly: Rig) -> None:
 def test_launchdarkly_errors_are_one_line(launchdarkly: Rig) -> None:
     executor, service, envs = launchdarkly.executor, launchdarkly.service, launchdarkly.state
     bad = LaunchDarklyExecutor(base_url=launchdarkly.url, token="api-wrong", timeout=2.0)
-    with pytest.raises(ExecutorError, match=r"^launchdarkly: GET .* -> HTTP 401 Unauthorized: .*Invalid account ID header"):
+    with pytest.raises(ExecutorError, match=(
+        r"^launchdarkly: GET .* -> HTTP 401 Unauthorized: .*Invalid account ID header"
+    )):
         bad.turn_off(FLAG, "production")
     with pytest.raises(ExecutorError, match=r"-> HTTP 404 Not Found: .*Unknown resource"):
         executor.turn_off("nope", "production")
-    with pytest.raises(ExecutorError, match="^launchdarkly: flag new-payment-flow has no environment 'qa'$"):
+    with pytest.raises(ExecutorError, match=r"^launchdarkly: flag new-payment-flow has no environment 'qa'$"):
         executor.read(FLAG, "qa")
 
     service.answers["PATCH"] = (500, {"code": "internal_server_error", "message": "try again later"})

@@ -154,7 +154,7 @@ def test_flag_without_off_variant_is_refused_and_file_untouched(
     executor: FlagdExecutor, flags_file: Path
 ) -> None:
     content = flags_file.read_bytes()
-    with pytest.raises(ExecutorError, match="^flagd: flag checkout-banner-color has no off variant$"):
+    with pytest.raises(ExecutorError, match=r"^flagd: flag checkout-banner-color has no off variant$"):
         executor.turn_off("checkout-banner-color", "production")
     with pytest.raises(ExecutorError, match="has no off variant"):
         executor.describe_call("checkout-banner-color", "production")
@@ -164,10 +164,10 @@ def test_flag_without_off_variant_is_refused_and_file_untouched(
 
 
 def test_unknown_flag_and_missing_file(executor: FlagdExecutor, tmp_path: Path) -> None:
-    with pytest.raises(ExecutorError, match="^flagd: flag nope not found in .*flags.json$"):
+    with pytest.raises(ExecutorError, match=r"^flagd: flag nope not found in .*flags.json$"):
         executor.turn_off("nope", "production")
     missing = FlagdExecutor(tmp_path / "absent.json")
-    with pytest.raises(ExecutorError, match="^flagd: flags file .*absent.json not found$"):
+    with pytest.raises(ExecutorError, match=r"^flagd: flags file .*absent.json not found$"):
         missing.read(KILL, "production")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
@@ -251,7 +251,7 @@ def test_concurrent_turn_offs_lose_no_edit(tmp_path: Path) -> None:
         try:
             start.wait()
             FlagdExecutor(path).turn_off(name, "production")  # an instance each, like replicas
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in names]
@@ -271,7 +271,7 @@ def test_a_held_lock_fails_the_call_after_the_timeout(flags_file: Path) -> None:
 
     with open(flags_file.with_name("flags.json.lock"), "w") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX)
-        with pytest.raises(ExecutorError, match="still locked after 0.05s"):
+        with pytest.raises(ExecutorError, match=r"still locked after 0.05s"):
             FlagdExecutor(flags_file, lock_timeout=0.05).turn_off(KILL, "production")
     assert load(flags_file) == load(FIXTURE)
 

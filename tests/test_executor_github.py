@@ -17,7 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.executors import ROLLBACK_PROVIDERS, ExecutorError, GitHubDeployExecutor, RollbackExecutor, make_rollback_executor
+from bot.executors import (
+    ROLLBACK_PROVIDERS,
+    ExecutorError,
+    GitHubDeployExecutor,
+    RollbackExecutor,
+    make_rollback_executor,
+)
 from tests.fake_http import FakeService, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -42,7 +48,9 @@ class FakeGitHub(FakeService):
     states_after_first_poll: list[str] | None = None  # statuses that appear a moment later
     base: str = ""
 
-    def add(self, id: int, ref: str, sha: str, states: list[str], environment: str = "production", payload: Any = None) -> None:
+    def add(
+        self, id: int, ref: str, sha: str, states: list[str], *, environment: str = "production", payload: Any = None
+    ) -> None:
         deployment = copy.deepcopy(DEPLOYMENT)
         deployment.update(
             id=id,
@@ -72,7 +80,8 @@ class FakeGitHub(FakeService):
             chunk = matching[(page - 1) * per_page : page * per_page]
             headers = {}
             if page * per_page < len(matching):
-                next_url = f"{self.base}{request.url.path}?environment={environment}&per_page={per_page}&page={page + 1}"
+                query = f"environment={environment}&per_page={per_page}&page={page + 1}"
+                next_url = f"{self.base}{request.url.path}?{query}"
                 headers["Link"] = f'<{next_url}>; rel="next"'
             return JSONResponse([self.render(d) for d in chunk], headers=headers)
 
@@ -97,7 +106,10 @@ class FakeGitHub(FakeService):
                 return refused
             body = json.loads(await request.body())
             new_id = max(self.deployments) + 1
-            self.add(new_id, body["ref"], body["ref"], self.states_on_create, body["environment"], body["payload"])
+            self.add(
+                new_id, body["ref"], body["ref"], self.states_on_create,
+                environment=body["environment"], payload=body["payload"],
+            )
             self.deployments[new_id]["description"] = body["description"]
             return JSONResponse(self.render(self.deployments[new_id]), status_code=201)
 
@@ -298,7 +310,10 @@ def test_already_running_target_makes_no_deployment(rig: Rig) -> None:
         ),
         (
             422,
-            {"message": "Validation Failed", "errors": [{"resource": "Deployment", "code": "custom", "message": "No ref found for: c0ffee0"}]},
+            {
+                "message": "Validation Failed",
+                "errors": [{"resource": "Deployment", "code": "custom", "message": "No ref found for: c0ffee0"}],
+            },
             "github: GitHub refused the rollback deployment of v2.13.1 (c0ffee000000) to production: "
             "HTTP 422: Validation Failed; No ref found for: c0ffee0",
         ),
@@ -322,19 +337,22 @@ def test_refusals_are_one_line_errors_with_githubs_message(rig: Rig, status: int
 def test_failed_rollback_deployment_is_an_error_naming_it(rig: Rig) -> None:
     rig.fake.states_on_create = ["failure"]
 
-    with pytest.raises(ExecutorError, match="^github: rollback deployment 107 of v2.12.0 to production in acme/checkout reported failure$"):
+    with pytest.raises(ExecutorError, match=(
+        r"^github: rollback deployment 107 of v2.12.0 to production in acme/checkout reported failure$"
+    )):
         rig.executor.roll_back(SERVICE, "production", "v2.12.0", message=MESSAGE)
 
 
 def test_follows_pages_up_to_the_limit(rig: Rig) -> None:
     limited = rig.executor_with(page_size=2, max_deployments=2)
-    with pytest.raises(ExecutorError, match="among the last 2; it has: v2.15.0, v2.14.0$"):
+    with pytest.raises(ExecutorError, match=r"among the last 2; it has: v2.15.0, v2.14.0$"):
         limited.roll_back(SERVICE, "production", "v2.12.0", message=MESSAGE)
     rig.fake.requests.clear()
 
     rig.executor_with(page_size=2).roll_back(SERVICE, "production", "v2.12.0", message=MESSAGE)
 
-    pages = [r.query.get("page") for r in rig.fake.requests if r.path == f"/repos/{REPO}/deployments" and r.method == "GET"]
+    listed = [r for r in rig.fake.requests if r.path == f"/repos/{REPO}/deployments" and r.method == "GET"]
+    pages = [r.query.get("page") for r in listed]
     assert pages == [None, "2", "3"]
 
 

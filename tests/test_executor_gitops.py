@@ -54,7 +54,7 @@ DEV_ENV = {
 
 def git(cwd: Path, *args: str) -> str:
     env = {**os.environ, **DEV_ENV, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -134,7 +134,7 @@ def on_first_push(executor: GitOpsExecutor, before: Callable[[], Any]) -> None:
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
     old, new = before.split("\n"), after.split("\n")
     assert len(old) == len(new)
-    return [(a, b) for a, b in zip(old, new) if a != b]
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
 
 
 # -- the rollback -------------------------------------------------------------------------
@@ -199,7 +199,9 @@ def test_remote_moved_before_our_push_rebases_once(executor: GitOpsExecutor, rem
     concurrent: list[str] = []
     on_first_push(
         executor,
-        lambda: concurrent.append(remote.commit({PROD: VALUES.replace("replicaCount: 6", "replicaCount: 8")}, "scale up")),
+        lambda: concurrent.append(
+            remote.commit({PROD: VALUES.replace("replicaCount: 6", "replicaCount: 8")}, "scale up")
+        ),
     )
 
     result = executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
@@ -275,15 +277,40 @@ def test_missing_file_and_missing_key_are_named(executor: GitOpsExecutor, remote
     assert remote.head() == seed
 
 
-def test_unexpected_structure_is_refused_and_nothing_pushed(executor: GitOpsExecutor, remote: Remote) -> None:
-    flow = "image: {repository: ghcr.io/acme/payment-api, tag: v1.4.2}\n"
-    seed = remote.commit({PROD: flow}, "flow style")
+def test_flow_style_and_a_second_document_are_edited_in_place(executor: GitOpsExecutor, remote: Remote) -> None:
+    values = (
+        "# rendered by hand\n---\nkind: Defaults\nreplicaCount: 2\n"
+        "---\nimage: { tag: v1.4.2 ,  repository: ghcr.io/acme/payment-api }  # flow\n"
+    )
+    remote.commit({PROD: values}, "flow style, two documents")
 
-    with pytest.raises(ExecutorError, match=r"key image.tag in .* is not written as a `key: value` line"):
+    result = executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
+
+    assert remote.show(PROD) == values.replace("v1.4.2", "v1.4.1")
+    assert (result.previous_version, result.detail["changed"]) == ("v1.4.2", True)
+    assert executor.read(SERVICE, "production").version == "v1.4.1"
+
+
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [
+        ("image: [ghcr.io/acme/payment-api, v1.4.2]\n", f"key image.tag not found in {PROD}$"),
+        ("image:\n  tag: [v1.4.2]\n", f"key image.tag in {PROD} is a list, not a version$"),
+        ("image:\n  tag: v1.4.2\n---\nimage:\n  tag: v1.4.2\n", f"key image.tag is in 2 documents of {PROD}"),
+        ("image:\n  tag: |\n    v1.4.2\n", f"key image.tag in {PROD} is not a plain scalar"),
+        ("image:\n  tag: v1.4.2\n  tag: v1.4.3\n", f"key image.tag in {PROD} is written 2 times"),
+    ],
+)
+def test_wrong_shape_or_ambiguous_key_is_refused_and_nothing_pushed(
+    executor: GitOpsExecutor, remote: Remote, values: str, why: str
+) -> None:
+    seed = remote.commit({PROD: values}, "odd values file")
+
+    with pytest.raises(ExecutorError, match=f"^gitops: {why}") as caught:
         executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
 
+    assert "\n" not in str(caught.value)
     assert remote.head() == seed
-    assert executor.read(SERVICE, "production").version == "v1.4.2"  # reading flow style is fine
 
 
 def test_push_refused_by_the_remote_is_an_error_not_a_retry(executor: GitOpsExecutor, remote: Remote) -> None:
@@ -301,7 +328,7 @@ def test_push_refused_by_the_remote_is_an_error_not_a_retry(executor: GitOpsExec
 
 
 def test_refuses_unsafe_names_versions_and_messages(executor: GitOpsExecutor, remote: Remote) -> None:
-    with pytest.raises(ExecutorError, match="environment '../../etc' is not a plain name"):
+    with pytest.raises(ExecutorError, match=r"environment '../../etc' is not a plain name"):
         executor.roll_back(SERVICE, "../../etc", "v1", message=MESSAGE)
     with pytest.raises(ExecutorError, match="not a plain one-line version"):
         executor.roll_back(SERVICE, "production", "v1\nimage: evil", message=MESSAGE)
@@ -317,7 +344,7 @@ def test_work_dir_of_another_repo_is_refused(remote: Remote, tmp_path: Path) -> 
     workdir = tmp_path / "work" / "deploy"
     GitOpsExecutor(repo=str(other.bare), file=FILE, key="image.tag", workdir=workdir).read(SERVICE, "production")
 
-    with pytest.raises(ExecutorError, match="is a clone of .*other/deploy.git, not .*remote/deploy.git"):
+    with pytest.raises(ExecutorError, match=r"is a clone of .*other/deploy.git, not .*remote/deploy.git"):
         GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=workdir).read(
             SERVICE, "production"
         )
@@ -343,7 +370,39 @@ def test_describe_call_registry_and_redaction(remote: Remote, tmp_path: Path) ->
         make_rollback_executor("spinnaker")
 
 
-# -- the line edit ------------------------------------------------------------------------
+# -- the in-place edit ---------------------------------------------------------------------
+
+COMMENTED = """\
+# Production values. Do not reorder: CI diffs this file.
+zone: eu-west-1   # first, on purpose
+image:
+    tag:    "v1"      # the deploy pipeline bumps this
+    # repository after tag, and indented by four
+    repository: ghcr.io/acme/app
+replicas: 3 # trailing
+"""
+ANCHORED = """\
+defaults: &defaults
+  pullPolicy: IfNotPresent
+  tag: v0
+image:
+  <<: *defaults
+  tag: v1
+sidecar: *defaults
+labels: {app: &name payment, team: *name}
+"""
+DOCUMENTS = """\
+%YAML 1.2
+---
+# first document: no image here
+kind: Service
+...
+---
+image:
+  tag: 'v1'
+---
+kind: Ingress   # third
+"""
 
 
 @pytest.mark.parametrize(
@@ -355,6 +414,16 @@ def test_describe_call_registry_and_redaction(remote: Remote, tmp_path: Path) ->
         ("image:\r\n  tag: v1\r\nx: 1\r\n", "v0", "image:\r\n  tag: v0\r\nx: 1\r\n"),
         ("list:\n- image:\n    tag: a\nimage:\n  tag: b\n", "c", "list:\n- image:\n    tag: a\nimage:\n  tag: c\n"),
         ("note: |\n  image:\n    tag: x\nimage:\n  tag: y\n", "z", "note: |\n  image:\n    tag: x\nimage:\n  tag: z\n"),
+        ("image:\n  tag: v1\n    continued\n", "v2", "image:\n  tag: v2\n"),  # one plain scalar, two lines
+        ("image: {tag: 'v1', x: 1}\n", "v2", "image: {tag: 'v2', x: 1}\n"),
+        ("image:\n  tag: v1\n", "yes", 'image:\n  tag: "yes"\n'),  # YAML 1.1 reads plain yes as true
+        ("image:\n  tag: v1\n", "sha256:ab12", "image:\n  tag: sha256:ab12\n"),
+        ("image:\n  tag: v1\n", "a #b", 'image:\n  tag: "a #b"\n'),
+        ("image:\n  tag: ~   # none yet\n", "v2", "image:\n  tag: v2   # none yet\n"),
+        ("\ufeffimage:\n  tag: v1\n", "v2", "\ufeffimage:\n  tag: v2\n"),
+        (COMMENTED, "v2", COMMENTED.replace('"v1"', '"v2"')),
+        (ANCHORED, "v2", ANCHORED.replace("  tag: v1\n", "  tag: v2\n")),
+        (DOCUMENTS, "v2", DOCUMENTS.replace("'v1'", "'v2'")),
     ],
 )
 def test_set_scalar_keeps_every_other_byte(before: str, target: str, after: str) -> None:
@@ -366,10 +435,21 @@ def test_set_scalar_keeps_every_other_byte(before: str, target: str, after: str)
     [
         ("image:\n  tag: &t v1\n", "not a plain scalar"),
         ("image:\n  tag: v1\n  tag: v2\n", "written 2 times"),
-        ("base: &b\n  tag: v1\nimage:\n  <<: *b\n", "not written as a `key: value` line"),
-        ("image:\n  tag: v1\n    continued\n", "would change more than that key"),
+        ("base: &b\n  tag: v1\nimage:\n  <<: *b\n", "image.tag in f is inherited through a merge key"),
+        ("base: &b\n  tag: v1\nimage: *b\n", "editing image.tag in f would change more than that key"),
+        ("base: &t v1\nimage:\n  tag: *t\n", "image.tag in f is not a plain scalar"),
+        ("image:\n  tag: !!str v1\n", "image.tag in f is not a plain scalar"),
+        ("image:\n  tag: >-\n    v1\n", "image.tag in f is not a plain scalar"),
+        ("image:\n  tag: v1\nimage:\n  tag: v1\n", "key image in f is written 2 times"),
+        ("image: v1\n", "key image.tag not found in f$"),
+        ("image:\n  tag: {v: 1}\n", "key image.tag in f is a dict, not a version$"),
+        ("---\nimage: {tag: v1}\n---\nimage: {tag: v1}\n", "key image.tag is in 2 documents of f;"),
+        ("image:\n  tag: [v1\n", "f is not valid YAML: "),
+        ("image:\n  tag:   # to be set\n", "key image.tag in f has no value written"),
+        ("image:\n  tag: !!set {v1}\n", "key image.tag in f is not a scalar$"),
     ],
 )
 def test_set_scalar_refuses_what_it_cannot_edit_exactly(text: str, why: str) -> None:
-    with pytest.raises(ExecutorError, match=why):
+    with pytest.raises(ExecutorError, match=f"^gitops: .*{why}") as caught:
         set_scalar(text, ["image", "tag"], "v2", key="image.tag", file="f")
+    assert "\n" not in str(caught.value)

@@ -2,7 +2,8 @@
 approval gateway. Feature-flag and rollback executors are registered here by provider name."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from bot.executors.argocd import ArgoCDExecutor
 from bot.executors.common import ExecutorError
@@ -14,13 +15,10 @@ from bot.executors.launchdarkly import LaunchDarklyExecutor
 from bot.executors.rollback import DeploymentState, RollbackExecutor, RollbackResult
 from bot.executors.unleash import UnleashExecutor
 
-
-def _registry(*classes: type) -> dict[str, type]:
-    """Provider name (as written in config) -> executor class; constructor kwargs come from config."""
-    return {cls.provider: cls for cls in classes}
+E = TypeVar("E")
 
 
-def _make(kind: str, registry: dict[str, type], provider: str, config: dict[str, Any]) -> Any:
+def _make(kind: str, registry: dict[str, Callable[..., E]], provider: str, config: dict[str, Any]) -> E:
     """An unknown provider is a config error, so it fails at start, not at the first incident."""
     try:
         cls = registry[provider]
@@ -31,11 +29,16 @@ def _make(kind: str, registry: dict[str, type], provider: str, config: dict[str,
     return cls(**config)
 
 
-FLAG_PROVIDERS: dict[str, type] = _registry(FlagdExecutor, UnleashExecutor, LaunchDarklyExecutor)
+# Provider name (as written in config) -> executor class; constructor kwargs come from config.
+FLAG_PROVIDERS: dict[str, Callable[..., FlagExecutor]] = {
+    cls.provider: cls for cls in (FlagdExecutor, UnleashExecutor, LaunchDarklyExecutor)
+}
 
 # By the `provider` of services.yml's `rollback:` block; one executor per service (its repo /
 # apps / values file).
-ROLLBACK_PROVIDERS: dict[str, type] = _registry(GitOpsExecutor, ArgoCDExecutor, GitHubDeployExecutor)
+ROLLBACK_PROVIDERS: dict[str, Callable[..., RollbackExecutor]] = {
+    cls.provider: cls for cls in (GitOpsExecutor, ArgoCDExecutor, GitHubDeployExecutor)
+}
 
 
 def make_flag_executor(provider: str, **config: Any) -> FlagExecutor:

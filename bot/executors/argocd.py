@@ -9,8 +9,15 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.executors.common import ExecutorError, one_line
-from bot.executors.rollback import ApiRollbackExecutor, DeploymentState, RollbackResult
-from bot.executors.rollback import LISTED_VERSIONS, api_message, check_version, names_commit
+from bot.executors.rollback import (
+    LISTED_VERSIONS,
+    ApiRollbackExecutor,
+    DeploymentState,
+    RollbackResult,
+    api_message,
+    check_version,
+    names_commit,
+)
 
 PROVIDER = "argocd"
 # Argo CD's own refusal (gRPC FailedPrecondition, HTTP 400), matched to say it in our words.

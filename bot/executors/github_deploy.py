@@ -10,8 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.executors.common import ExecutorError, one_line
-from bot.executors.rollback import ApiRollbackExecutor, DeploymentState, RollbackResult
-from bot.executors.rollback import LISTED_VERSIONS, api_message, check_version, names_commit
+from bot.executors.rollback import (
+    LISTED_VERSIONS,
+    ApiRollbackExecutor,
+    DeploymentState,
+    RollbackResult,
+    api_message,
+    check_version,
+    names_commit,
+)
 
 PROVIDER = "github"
 API_VERSION = "2022-11-28"
@@ -172,7 +179,7 @@ class GitHubDeployExecutor(ApiRollbackExecutor):
             f"{self._repo_url()}/deployments/{deployment_id}/statuses", {"per_page": "100"}
         )
         statuses = [s for s in body if isinstance(s, dict)] if isinstance(body, list) else []
-        statuses.sort(key=lambda s: s.get("id") if isinstance(s.get("id"), int) else 0, reverse=True)
+        statuses.sort(key=_status_id, reverse=True)
         return [str(s.get("state")) for s in statuses]
 
     def _latest_state(self, deployment_id: int) -> str | None:
@@ -282,3 +289,9 @@ def _payload_version(payload: Any) -> str | None:
             return None
     version = payload.get("version") if isinstance(payload, dict) else None
     return version if isinstance(version, str) and version else None
+
+
+def _status_id(status: dict[str, Any]) -> int:
+    """Statuses sort by id, newest first; one without a numeric id sorts last."""
+    number = status.get("id")
+    return number if isinstance(number, int) else 0

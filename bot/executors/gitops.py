@@ -1,9 +1,8 @@
 """Rolling a service back the GitOps way: commit the target version into the service's values
 file in the desired-state repo and push, so Argo CD / Flux deploy it from Git like any change.
-Owns the work clone, the one-line YAML edit and the push (with one rebase when the remote moved)."""
+Owns the work clone, the in-place YAML edit and the push (with one rebase when the remote moved)."""
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -14,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import Node, ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from bot.executors.common import ExecutorError, file_lock, one_line
 from bot.executors.rollback import DeploymentState, RollbackResult, check_version, redact_url
@@ -73,8 +75,8 @@ class GitOpsExecutor:
         with self._locked():
             branch = self._fetch()
             head = self._rev(f"origin/{branch}")
-            doc = self._load(f"origin/{branch}", path, branch)
-            value = _lookup(doc, self._key_path, self._key, path)
+            docs = self._load(f"origin/{branch}", path, branch)
+            value = _find(docs, self._key_path, self._key, path).value
         return DeploymentState(
             service=service,
             environment=environment,
@@ -105,7 +107,7 @@ class GitOpsExecutor:
             self._checkout(branch)
             base = self._rev(f"origin/{branch}")
             text = self._worktree_text(path, branch)
-            previous = _lookup(_parse(text, path), self._key_path, self._key, path)
+            previous = _find(_parse(text, path), self._key_path, self._key, path).value
             if previous == target_version:
                 # Already desired: no empty commit, nothing pushed.
                 outcome = _Pushed(commit=base, changed=False, rebased=False)
@@ -198,14 +200,14 @@ class GitOpsExecutor:
     def _rev(self, ref: str) -> str:
         return self._git("rev-parse", "--verify", f"{ref}^{{commit}}").stdout.strip()
 
-    def _load(self, rev: str, path: str, branch: str) -> Any:
+    def _load(self, rev: str, path: str, branch: str) -> list[Any]:
         text = self._show(rev, path)
         if text is None:
             raise ExecutorError(f"gitops: {path} not found on {branch} of {redact_url(self._repo)}")
         return _parse(text, path)
 
     def _show(self, rev: str, path: str) -> str | None:
-        shown = self._git("show", f"{rev}:{path}", check=False, binary=True)
+        shown = self._run("show", f"{rev}:{path}")
         if shown.returncode != 0:
             return None
         return _decode(shown.stdout, path)
@@ -280,7 +282,8 @@ class GitOpsExecutor:
             )
         before = self._load(upstream, path, branch)
         after = self._load("HEAD", path, branch)
-        if after != _assigned(before, self._key_path, target):
+        found = _find(before, self._key_path, self._key, path)
+        if after != _assigned(before, found.document, self._key_path, target):
             raise ExecutorError(
                 f"gitops: refusing to push: the commit changes more of {path} than {self._key}"
             )
@@ -292,19 +295,31 @@ class GitOpsExecutor:
         return file_lock(self.provider, lock_path, self._lock_timeout, create_dir=True)
 
     def _git(
-        self,
-        *args: str,
-        cwd: Path | None = None,
-        input: str | None = None,
-        check: bool = True,
-        binary: bool = False,
-    ) -> subprocess.CompletedProcess[Any]:
+        self, *args: str, cwd: Path | None = None, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """git's output as text; a failure is an ExecutorError unless `check` is off."""
+        ran = self._run(*args, cwd=cwd, input=input)
+        done = subprocess.CompletedProcess(
+            ran.args,
+            ran.returncode,
+            ran.stdout.decode("utf-8", "replace"),
+            ran.stderr.decode("utf-8", "replace"),
+        )
+        if check and done.returncode != 0:
+            raise ExecutorError(f"gitops: git {args[0]} failed: {_git_reason(done)}")
+        return done
+
+    def _run(
+        self, *args: str, cwd: Path | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """git's output as bytes (a file's content is decoded by its reader, not here)."""
         try:
-            done = subprocess.run(
+            return subprocess.run(
                 ["git", *args],
                 cwd=cwd or self._workdir,
                 input=input.encode("utf-8") if input is not None else None,
                 capture_output=True,
+                check=False,  # the caller reads the status
                 timeout=self._timeout,
                 env=_git_env(),
             )
@@ -312,12 +327,6 @@ class GitOpsExecutor:
             raise ExecutorError(f"gitops: git {args[0]} timed out after {self._timeout:g}s") from None
         except OSError as exc:
             raise ExecutorError(f"gitops: cannot run git: {exc}") from exc
-        if not binary:
-            done.stdout = done.stdout.decode("utf-8", "replace")
-            done.stderr = done.stderr.decode("utf-8", "replace")
-        if check and done.returncode != 0:
-            raise ExecutorError(f"gitops: git {args[0]} failed: {_git_reason(done)}")
-        return done
 
 
 @dataclass(frozen=True)
@@ -351,10 +360,8 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def _git_reason(done: subprocess.CompletedProcess[Any]) -> str:
+def _git_reason(done: subprocess.CompletedProcess[str]) -> str:
     text = done.stderr or done.stdout
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
     return _CREDENTIALS.sub("://***@", one_line(text)) or f"exit status {done.returncode}"
 
 
@@ -373,6 +380,27 @@ def _check_template(template: str) -> None:
 
 # -- YAML ---------------------------------------------------------------------------------
 
+_STR = "tag:yaml.org,2002:str"
+# Never an indicator inside a plain scalar, in block or flow context; a final ":" would start a map.
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/@:-]*(?<!:)")
+# Deploy tools read values files as YAML 1.1 (yes, 1:20) or 1.2: a plain version must be a string
+# to both.
+_RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+
+
+def _yaml() -> YAML:
+    # Pure Python, so the data and the marks come from one parser. Duplicate keys load (the last
+    # wins, as with PyYAML for Steward's own config); only the editor refuses to pick one.
+    loader = YAML(typ="safe", pure=True)
+    loader.allow_duplicate_keys = True
+    return loader
+
+
+@dataclass(frozen=True)
+class _Found:
+    document: int  # which document of the file holds the key
+    value: str | None
+
 
 def _decode(data: bytes, path: str) -> str:
     try:
@@ -381,150 +409,111 @@ def _decode(data: bytes, path: str) -> str:
         raise ExecutorError(f"gitops: {path} is not UTF-8 text") from None
 
 
-def _parse(text: str, path: str) -> Any:
+def _parse(text: str, path: str) -> list[Any]:
+    """Every document of the file, as plain data."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ExecutorError(f"gitops: {path} is not a single valid YAML document: {one_line(str(exc))}") from None
+        return list(_yaml().load_all(text))
+    except YAMLError as exc:
+        raise ExecutorError(f"gitops: {path} is not valid YAML: {one_line(str(exc))}") from None
 
 
-def _lookup(doc: Any, key_path: list[str], key: str, path: str) -> str | None:
-    node = doc
-    for part in key_path:
-        if not isinstance(node, dict) or part not in node:
-            raise ExecutorError(f"gitops: key {key} not found in {path}")
-        node = node[part]
-    if isinstance(node, (dict, list)):
-        raise ExecutorError(f"gitops: key {key} in {path} is a {type(node).__name__}, not a version")
-    return None if node is None else str(node)
+def _find(docs: list[Any], key_path: list[str], key: str, path: str) -> _Found:
+    """The one document that has `key_path`, and the version there."""
+    found: list[tuple[int, Any]] = []
+    for number, doc in enumerate(docs):
+        node = doc
+        for part in key_path:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            found.append((number, node))
+    if not found:
+        raise ExecutorError(f"gitops: key {key} not found in {path}")
+    if len(found) > 1:
+        raise ExecutorError(
+            f"gitops: key {key} is in {len(found)} documents of {path}; refusing to pick one"
+        )
+    number, value = found[0]
+    if isinstance(value, (dict, list)):
+        raise ExecutorError(f"gitops: key {key} in {path} is a {type(value).__name__}, not a version")
+    return _Found(number, None if value is None else str(value))
 
 
-def _assigned(doc: Any, key_path: list[str], value: str) -> Any:
-    new = copy.deepcopy(doc)
-    node = new
+def _assigned(docs: list[Any], document: int, key_path: list[str], value: str) -> list[Any]:
+    """`docs` with only that key set. Copies along the path, not deep copies: a deep copy keeps an
+    alias's sharing, so an edit through an alias would look like a one-key change."""
+    new = list(docs)
+    node = new[document] = dict(docs[document])
     for part in key_path[:-1]:
+        node[part] = dict(node[part])
         node = node[part]
     node[key_path[-1]] = value
     return new
 
 
-# A block-mapping key line: indent, key (plain or quoted), colon, optional inline value.
-_KEY_LINE = re.compile(
-    r"""^(?P<indent>\ *)
-    (?P<key>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"\[\]{},&*!|>%@`?:-][^:#]*?)
-    [\ \t]*:(?:[\ \t]+(?P<rest>.*?))?[\ \t]*$""",
-    re.X,
-)
-# An inline scalar value and what follows it on the line (spaces and a comment).
-_VALUE = re.compile(
-    r"""^(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#&*!|>{}\[\],@`'"%?:-][^#]*?|[-?:][^\s#][^#]*?)
-    (?P<trail>(?:[\ \t]+\#.*)?)$""",
-    re.X,
-)
-
-
-@dataclass
-class _Line:
-    number: int
-    value: str | None  # the scalar as written, quotes included; None: not a plain scalar
-    start: int  # offset of the value within the line
-    end: int
-
-
 def set_scalar(text: str, key_path: list[str], value: str, *, key: str, file: str) -> str:
-    """`text` with the block-style scalar at `key_path` replaced by `value`, every other byte
-    kept (comments, order, quoting of others, line endings). Verified by parsing both: if more
-    than that key would change, or the key is not one plain `key: value` line (flow style,
-    anchors, merges, multi-line scalars), it refuses rather than guess."""
-    lines = text.split("\n")
-    found = _key_lines(lines, key_path)
-    if len(found) != 1 or found[0].value is None:
-        if not found:
-            how = "not written as a `key: value` line (flow style, merge or no value?)"
-        elif len(found) > 1:
-            how = f"written {len(found)} times"
-        else:
-            how = "not a plain scalar (anchor, alias, tag, flow or block style?)"
-        raise ExecutorError(f"gitops: key {key} in {file} is {how}; refusing to edit it")
-    line = found[0]
-    style = {'"': "double", "'": "single"}.get(line.value[0], "plain")
-    body = lines[line.number]
-    lines[line.number] = body[: line.start] + _render(value, style) + body[line.end :]
-    new_text = "\n".join(lines)
-    if _parse(new_text, file) != _assigned(_parse(text, file), key_path, value):
+    """`text` with the scalar at `key_path` replaced by `value` and every other byte kept
+    (comments, order, anchors, quoting, other documents, line endings): the parser's marks say
+    where the old value starts and ends, and the new one goes there in the old one's quoting.
+    Refused, naming the file and key, when the key is missing, not a scalar, ambiguous (two
+    documents, written twice), shared (an anchor, alias or merge), or when the edited text
+    would read back as more than that one change."""
+    docs = _parse(text, file)
+    found = _find(docs, key_path, key, file)
+    # compose_all yields one node per document, in the order load_all yields their data.
+    node = _value_node(list(_yaml().compose_all(text))[found.document], key_path, file)
+    start, end = node.start_mark.index, node.end_mark.index
+    if node.style is None and node.value == "":
+        # Nothing written, so no marks to replace between.
+        raise ExecutorError(f"gitops: key {key} in {file} has no value written; refusing to edit it")
+    if node.style not in (None, "'", '"') or text.startswith(("&", "*", "!"), start):
+        raise ExecutorError(
+            f"gitops: key {key} in {file} is not a plain scalar (anchor, alias, tag or block "
+            "style); refusing to edit it"
+        )
+    new_text = text[:start] + _render(value, node.style) + text[end:]
+    if _parse(new_text, file) != _assigned(docs, found.document, key_path, value):
         raise ExecutorError(
             f"gitops: editing {key} in {file} would change more than that key; refusing to edit it"
         )
     return new_text
 
 
-def _key_lines(lines: list[str], key_path: list[str]) -> list[_Line]:
-    """Lines whose block-mapping key path is `key_path` and that carry an inline value."""
-    stack: list[tuple[int, str | None]] = []  # (indent, key); None: a path we cannot name
-    skip_deeper_than: int | None = None  # inside a multi-line value (block scalar, flow, plain)
-    found: list[_Line] = []
-    for number, raw in enumerate(lines):
-        body = raw[:-1] if raw.endswith("\r") else raw
-        stripped = body.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(body) - len(body.lstrip(" "))
-        if skip_deeper_than is not None:
-            if indent > skip_deeper_than:
-                continue
-            skip_deeper_than = None
-        if stripped in ("---", "...") or stripped.startswith(("--- ", "%")):
-            stack.clear()
-            continue
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        match = _KEY_LINE.match(body)
-        if not match:
-            stack.append((indent, None))  # list items and anything else: opaque below
-            continue
-        name = _key_name(match.group("key"))
-        rest = match.group("rest")
-        path = [k for _, k in stack] + [name]
-        stack.append((indent, name))
-        if rest is None or rest.startswith("#"):
-            continue
-        skip_deeper_than = indent  # an inline value's continuation lines are part of it
-        if path == key_path:
-            found.append(_scalar_at(number, match.start("rest"), rest))
-    return found
+def _value_node(root: Node, key_path: list[str], file: str) -> ScalarNode:
+    """The node written for `key_path` in `root`, whose data has that path to a scalar."""
+    node = root
+    for depth, part in enumerate(key_path, 1):
+        where = ".".join(key_path[:depth])
+        pairs: list[tuple[Node, Node]] = node.value
+        own = [value for name, value in pairs if name.tag == _STR and name.value == part]
+        if not own:
+            raise ExecutorError(
+                f"gitops: key {where} in {file} is inherited through a merge key (<<), not "
+                "written as a `key: value` line; refusing to edit it"
+            )
+        if len(own) > 1:
+            raise ExecutorError(
+                f"gitops: key {where} in {file} is written {len(own)} times; refusing to edit it"
+            )
+        node = own[0]
+    if not isinstance(node, ScalarNode):
+        raise ExecutorError(f"gitops: key {'.'.join(key_path)} in {file} is not a scalar")
+    return node
 
 
-def _scalar_at(number: int, start: int, rest: str) -> _Line:
-    value = _VALUE.match(rest)
-    if not value:
-        return _Line(number, None, start, start)
-    return _Line(number, value.group("value"), start, start + value.end("value"))
-
-
-def _key_name(key: str) -> str | None:
-    if key[0] in "\"'":
-        try:
-            name = yaml.safe_load(key)
-        except yaml.YAMLError:
-            return None
-        return name if isinstance(name, str) else None
-    return key
-
-
-def _render(value: str, style: str) -> str:
-    if style == "single":
+def _render(value: str, style: str | None) -> str:
+    """`value` in the quoting the old value had; double quotes where plain would not read back."""
+    if style == "'":
         return "'" + value.replace("'", "''") + "'"
-    if style == "plain" and _plain_reads_back(value):
+    if style is None and _plain_reads_back(value):
         return value
     # JSON strings are valid YAML double-quoted scalars.
     return json.dumps(value, ensure_ascii=False)
 
 
 def _plain_reads_back(value: str) -> bool:
-    """Plain only when YAML reads it back as this very string ("1.10" would become 1.1)."""
-    if value != value.strip() or "#" in value or ": " in value:
-        return False
-    try:
-        return yaml.safe_load(f"k: {value}\n") == {"k": value}
-    except yaml.YAMLError:
-        return False
+    """Plain only when every reader reads it back as this very string ("1.10" would be 1.1)."""
+    return bool(_PLAIN.fullmatch(value)) and all(
+        resolver.resolve(ScalarNode, value, (True, False)) == _STR for resolver in _RESOLVERS
+    )

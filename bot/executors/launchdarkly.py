@@ -68,6 +68,7 @@ def _instruction(environment: str, kind: str, comment: str) -> dict[str, Any]:
 def _environment_on(body: Any, flag: str, environment: str) -> bool:
     environments = body.get("environments") if isinstance(body, dict) else None
     env = environments.get(environment) if isinstance(environments, dict) else None
-    if not isinstance(env, dict) or not isinstance(env.get("on"), bool):
+    on = env.get("on") if isinstance(env, dict) else None
+    if not isinstance(on, bool):
         raise ExecutorError(f"launchdarkly: flag {flag} has no environment {environment!r}")
-    return env["on"]
+    return on

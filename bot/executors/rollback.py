@@ -59,7 +59,7 @@ class RollbackExecutor(Protocol):
     ) -> RollbackResult: ...
 
 
-def check_version(provider: str, target_version: str) -> str:
+def check_version(provider: str, target_version: str) -> None:
     """A version is written into files and request bodies, so it must be one plain line."""
     if not target_version or not target_version.strip():
         raise ExecutorError(f"{provider}: empty target version")
@@ -68,7 +68,6 @@ def check_version(provider: str, target_version: str) -> str:
             f"{provider}: target version {one_line(repr(target_version))} is not a plain "
             "one-line version"
         )
-    return target_version
 
 
 def names_commit(target: str, sha: str | None) -> bool:
@@ -103,12 +102,6 @@ class HttpClient:
             if self._client is None:
                 self._client = httpx.Client(timeout=httpx.Timeout(self.timeout), follow_redirects=False)
             return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
 
 def api_message(response: httpx.Response) -> str:
@@ -154,9 +147,6 @@ class ApiRollbackExecutor:
         self._base = base_url.rstrip("/")
         self._token = token
         self._http = HttpClient(timeout)
-
-    def close(self) -> None:
-        self._http.close()
 
     def _headers(self) -> dict[str, str]:
         raise NotImplementedError
