@@ -34,7 +34,7 @@ from bot.runtime.server import LoopbackServer
 
 log = logging.getLogger(__name__)
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "config"
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "config"  # the repository root, above bot/sandbox/
 PEOPLE = {"U0COMMANDER": "alice (incident commander)", "U0ENGINEER": "bob (engineer)", "U0STEWARD": "Steward"}
 PAGE_PORT = 8090  # where `steward demo` serves the page; any free port when this one is taken
 STEP_PAUSE = 1.6  # seconds between replayed steps in the browser, so a person can follow
