@@ -126,7 +126,8 @@ def declare_incident(
 
 
 def get_incident(session: Session, incident_id: str) -> Incident:
-    """The incident with this id; incidents are never deleted once they have a channel, so a missing one is a bug."""
+    """The incident with this id. Only a declaration whose channel failed is deleted (`forget_incident`), before
+    anyone holds its id, so a missing one is a bug."""
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise LookupError(f"no incident {incident_id}")
