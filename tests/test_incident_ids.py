@@ -1,14 +1,18 @@
-"""Incident ids stay unique when declarations race, on the real PostgreSQL."""
+"""Incident ids stay unique when declarations race, on the real PostgreSQL, and restart each day."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from threading import Barrier
 
 import pytest
+from freezegun import freeze_time
 
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock
 from bot.incidents.service import declare_incident
 from bot.store.db import Database
+
+DAY = "2026-11-25 10:00:00+00:00"
 
 
 @pytest.mark.postgres
@@ -32,7 +36,7 @@ def test_racing_declarations_get_distinct_consecutive_ids(postgres_url):
 def test_ids_restart_each_day(sqlite_url):
     db = Database(sqlite_url)
     db.upgrade()
-    clock = ManualClock()
-    assert declare_incident(db, clock, title="a", declared_by="U1").id == "INC-20261125-01"
-    clock.advance(days=1)
-    assert declare_incident(db, clock, title="b", declared_by="U1").id == "INC-20261126-01"
+    with freeze_time(DAY) as frozen:
+        assert declare_incident(db, SystemClock(), title="a", declared_by="U1").id == "INC-20261125-01"
+        frozen.tick(timedelta(days=1))
+        assert declare_incident(db, SystemClock(), title="b", declared_by="U1").id == "INC-20261126-01"

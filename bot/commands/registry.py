@@ -1,6 +1,6 @@
 """The sub-command registry: what a sub-command is (name, usage, help, where it runs, its handler) and the
-`@subcommand` decorator that describes one. It registers nothing by itself and imports no flow: `bot.commands.run`
-lists the sub-commands explicitly."""
+decorators that describe one, `@subcommand` (runs in an incident channel) and `@anywhere_subcommand`. It registers
+nothing by itself and imports no flow: `bot.commands.run` lists the sub-commands explicitly."""
 
 from __future__ import annotations
 
@@ -18,37 +18,73 @@ from bot.store.models import Incident
 
 @dataclass
 class Context:
-    """What a sub-command runs with. In an incident channel, `session` and `incident` are set (`in_incident`)."""
+    """What any sub-command runs with: the runtime and the request."""
 
     rt: Runtime
     request: CommandRequest
-    session: Session | None = None
-    incident: Incident | None = None
 
     def reply(self, text: str, blocks_: Blocks | None = None) -> Ephemeral:
         return self.request.reply_to.ephemeral(text, blocks_)
 
+
+@dataclass
+class IncidentContext(Context):
+    """What a sub-command run in an incident channel gets: the open session and the channel's incident."""
+
+    session: Session
+    incident: Incident
+
+    @property
+    def channel(self) -> str:
+        # The incident was found by the channel the command came from, so that channel is the incident's.
+        return self.request.channel
+
     def in_channel(self, text: str, blocks_: Blocks) -> Post:
-        return Post(channel=self.incident.channel_id, text=text, blocks=blocks_)
+        return Post(channel=self.channel, text=text, blocks=blocks_)
 
 
 Handler = Callable[[Context, ParsedCommand], list[Message]]
+IncidentHandler = Callable[[IncidentContext, ParsedCommand], list[Message]]
 
 
 @dataclass(frozen=True)
 class Subcommand:
+    """A sub-command that runs anywhere."""
+
     name: str
     usage: str
     help: str
-    in_incident: bool
     run: Handler
 
 
-def subcommand(name: str, usage: str, help: str, in_incident: bool = True) -> Callable[[Handler], Subcommand]:
-    """Describe a sub-command; the help text is built from these, so it cannot drift from what exists."""
+@dataclass(frozen=True)
+class IncidentSubcommand:
+    """A sub-command that runs only in an incident channel, with that incident."""
+
+    name: str
+    usage: str
+    help: str
+    run: IncidentHandler
+
+
+AnySubcommand = Subcommand | IncidentSubcommand
+
+
+def subcommand(name: str, usage: str, help: str) -> Callable[[IncidentHandler], IncidentSubcommand]:
+    """Describe a sub-command run in an incident channel; the help text is built from these, so it cannot drift
+    from what exists."""
+
+    def describe(run: IncidentHandler) -> IncidentSubcommand:
+        return IncidentSubcommand(name, usage, help, run)
+
+    return describe
+
+
+def anywhere_subcommand(name: str, usage: str, help: str) -> Callable[[Handler], Subcommand]:
+    """Describe a sub-command that needs no incident (`help`, `declare`)."""
 
     def describe(run: Handler) -> Subcommand:
-        return Subcommand(name, usage, help, in_incident, run)
+        return Subcommand(name, usage, help, run)
 
     return describe
 
@@ -56,10 +92,10 @@ def subcommand(name: str, usage: str, help: str, in_incident: bool = True) -> Ca
 class Registry:
     """The sub-commands by name, in the order the help lists them."""
 
-    def __init__(self, *subcommands: Subcommand) -> None:
+    def __init__(self, *subcommands: AnySubcommand) -> None:
         self.by_name = {spec.name: spec for spec in subcommands}
 
-    def find(self, parsed: ParsedCommand) -> Subcommand:
+    def find(self, parsed: ParsedCommand) -> AnySubcommand:
         spec = self.by_name.get(parsed.name)
         if spec is None:
             raise BadCommand(f"`{parsed.name}` is not an `/incident` sub-command.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.commands import approvals, incident, status
 from bot.commands.parser import CommandRequest, ParsedCommand, parse_incident_command
-from bot.commands.registry import Context, Registry, subcommand
+from bot.commands.registry import Context, IncidentContext, IncidentSubcommand, Registry, anywhere_subcommand
 from bot.errors import BadCommand, NotIncidentChannel, UserError
 from bot.incidents import service as incidents
 from bot.runtime.context import Runtime
@@ -18,7 +18,7 @@ def help_reply(problem: str | None = None) -> tuple[str, Blocks]:
     return command_views.help_blocks(SUBCOMMANDS.usage_lines(), problem)
 
 
-@subcommand("help", "help", "show this help", in_incident=False)
+@anywhere_subcommand("help", "help", "show this help")
 def help_(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     text, help_blocks = help_reply()
     return [ctx.reply(text, help_blocks)]
@@ -37,12 +37,12 @@ def run_command(rt: Runtime, user: str, channel: str, text: str, response_url: s
     try:
         parsed = parse_incident_command(text)
         spec = SUBCOMMANDS.find(parsed)
-        if spec.in_incident:
+        if isinstance(spec, IncidentSubcommand):
             with rt.db.session() as session:
                 incident = incidents.incident_in_channel(session, request.channel)
                 if incident is None:
                     raise NotIncidentChannel(parsed.name)
-                messages = spec.run(Context(rt, request, session, incident), parsed)
+                messages = spec.run(IncidentContext(rt, request, session, incident), parsed)
         else:
             messages = spec.run(Context(rt, request), parsed)
     except BadCommand as error:

@@ -46,7 +46,7 @@ def open_incident(
     incidents.attach_channel(rt.db, incident.id, channel_id, name)
     rt.slack.invite(channel_id, user)
     with rt.db.session() as session:
-        stored = session.get(Incident, incident.id)
+        stored = incidents.get_incident(session, incident.id)
         attached = attach_history(session, stored, rt.lookback)
         view = view_of(session, stored)
     messages: list[Message] = [RefreshCard(incident.id)]

@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, TypeGuard, get_args
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.errors import NotAllowed, UserError
@@ -18,7 +19,12 @@ from bot.timeline.record import HUMAN, record_event
 COMMANDER = "incident_commander"
 ROLES = (COMMANDER, "sre_oncall", "comms", "database_owner", "service_owner")
 STATUSES = ("investigating", "identified", "mitigating", "monitoring", "resolved")
-SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+
+
+def is_severity(value: str) -> TypeGuard[Severity]:
+    return value in SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class IncidentView:
 
 def view_of(session: Session, incident: Incident) -> IncidentView:
     roles: dict[str, list[str]] = {}
-    query = select(RoleAssignment).where(RoleAssignment.incident_id == incident.id).order_by(RoleAssignment.id)
+    query = select(RoleAssignment).where(RoleAssignment.incident_id == incident.id).order_by(col(RoleAssignment.id))
     for assignment in session.exec(query):
         roles.setdefault(assignment.role, []).append(assignment.user_id)
     return IncidentView(
@@ -93,7 +99,7 @@ def declare_incident(
         try:
             with db.session() as session:
                 taken = session.exec(
-                    select(func.max(Incident.id)).where(Incident.id.like(f"INC-{day}-%"))  # type: ignore[attr-defined]
+                    select(func.max(Incident.id)).where(col(Incident.id).like(f"INC-{day}-%"))
                 ).one()
                 number = int(taken.rsplit("-", 1)[1]) + 1 if taken else 1
                 incident = Incident(
@@ -119,9 +125,26 @@ def declare_incident(
     raise RuntimeError(f"could not allocate an incident id for {day}")
 
 
+def get_incident(session: Session, incident_id: str) -> Incident:
+    """The incident with this id. Only a declaration whose channel failed is deleted (`forget_incident`), before
+    anyone holds its id, so a missing one is a bug."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise LookupError(f"no incident {incident_id}")
+    return incident
+
+
+def channel_of(incident: Incident | IncidentView) -> str:
+    """The incident's channel. A declaration whose channel cannot be created is undone, so every incident the other
+    flows see has one."""
+    if incident.channel_id is None:
+        raise LookupError(f"{incident.id} has no channel")
+    return incident.channel_id
+
+
 def attach_channel(db: Database, incident_id: str, channel_id: str, channel_name: str) -> None:
     with db.session() as session:
-        incident = session.get(Incident, incident_id)
+        incident = get_incident(session, incident_id)
         incident.channel_id = channel_id
         incident.channel_name = channel_name
 
@@ -140,7 +163,7 @@ def forget_incident(db: Database, incident_id: str) -> None:
 
 def set_card(db: Database, incident_id: str, card_ts: str) -> None:
     with db.session() as session:
-        session.get(Incident, incident_id).card_ts = card_ts
+        get_incident(session, incident_id).card_ts = card_ts
 
 
 def incident_in_channel(session: Session, channel_id: str) -> Incident | None:
@@ -197,9 +220,18 @@ def _change(session: Session, clock: Clock, incident: Incident, actor: str, attr
 
 
 def record_note(session: Session, clock: Clock, incident: Incident, actor: str, text: str) -> TimelineEvent:
-    return record_event(session, incident.id, at=clock.now(), kind="note", actor=actor, trust=HUMAN, summary=text)
+    return _said(record_event(session, incident.id, at=clock.now(), kind="note", actor=actor, trust=HUMAN,
+                              summary=text))
 
 
 def record_decision(session: Session, clock: Clock, incident: Incident, actor: str, text: str) -> TimelineEvent:
     require_commander(session, incident, actor, "record decisions")
-    return record_event(session, incident.id, at=clock.now(), kind="decision", actor=actor, trust=HUMAN, summary=text)
+    return _said(record_event(session, incident.id, at=clock.now(), kind="decision", actor=actor, trust=HUMAN,
+                              summary=text))
+
+
+def _said(event: TimelineEvent | None) -> TimelineEvent:
+    # People's events get a fresh dedupe key (bot.timeline.record.event_row), so none is ever skipped as a repeat.
+    if event is None:
+        raise RuntimeError("a person's timeline event was skipped as a duplicate")
+    return event

@@ -3,12 +3,13 @@ approval_required, with the rule that fired and why). Pure: the caller gathers t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.errors import ConfigError
 
@@ -43,7 +44,7 @@ CRITICALITIES: tuple[str, ...] = get_args(Criticality)
 CONDITIONS: tuple[str, ...] = get_args(ConditionName)
 ANY_ENVIRONMENT = "*"
 # Recorded when no rule matched, so even a fail-closed denial leaves a readable audit event.
-DEFAULT_AUDIT_FIELDS: list[str] = ["reason"]
+DEFAULT_AUDIT_FIELDS: list[AuditField] = ["reason"]
 
 # An unknown readiness fact is shown to the approver in the rollback checklist; an unknown approval
 # actor is re-checked against the clicker at approval time (`actor_denied`). Both wait for a human,
@@ -180,7 +181,7 @@ class PolicySet(_ConfigModel):
         candidates = [entry for entry in self.policies if entry.action == action]
         exact = [entry for entry in candidates if entry.environment == environment]
         wildcard = [entry for entry in candidates if entry.environment == ANY_ENVIRONMENT]
-        return (exact or wildcard or [None])[0]
+        return next(iter(exact or wildcard), None)
 
 
 class PolicyInput(BaseModel):
@@ -319,7 +320,7 @@ def _granted(entry: PolicyEntry, facts: PolicyInput) -> str:
     return f"rule {entry.id}: {where} needs approval from {' or '.join(entry.roles)}"
 
 
-def _deny(rule_id: str | None, reasons: list[str], audit_fields: list[str]) -> PolicyDecision:
+def _deny(rule_id: str | None, reasons: list[str], audit_fields: Sequence[str]) -> PolicyDecision:
     return PolicyDecision(
         decision="deny", rule_id=rule_id, reasons=reasons,
         approval_from=[], evidence_required=[], audit_fields=list(audit_fields),
@@ -376,7 +377,7 @@ def _config_error(kind: str, message: str, *, at: str | None = None) -> Pydantic
     return PydanticCustomError(kind, message, {"at": at} if at else None)
 
 
-def _describe(error: dict[str, Any], source: str) -> str:
+def _describe(error: ErrorDetails, source: str) -> str:
     path = _key_path(error["loc"], (error.get("ctx") or {}).get("at"))
     message = error["msg"]
     if error["type"] == "missing":

@@ -52,12 +52,11 @@ class Scene:
     their events from it), and the incident channel once declared."""
 
     stack: LocalStack
-    started_at: datetime | None = None
     incident_channel: str | None = None
+    started_at: datetime = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.started_at is None:
-            self.started_at = self.stack.steward.runtime.clock.now()
+        self.started_at = self.stack.steward.runtime.clock.now()
 
     def channel_for(self, where: str) -> str:
         if where == "incident":
@@ -88,8 +87,12 @@ class Step(Protocol):
     """One step of the scenario. `user` and `where` ("general", "incident", "#name" or a channel id) are who acts
     and in which channel; for a source's step, whose screen the page shows while its webhook arrives."""
 
-    user: str
-    where: str
+    # Properties, so the frozen dataclasses that are the steps match: a step never changes who or where.
+    @property
+    def user(self) -> str: ...
+
+    @property
+    def where(self) -> str: ...
 
     @property
     def source(self) -> str | None:
@@ -318,13 +321,12 @@ SCENARIO: list[Step] = [
 # --- the demo's world: a copy of examples/config, the channels it names, the flag file -----------------------
 
 
-def start_demo(door: Door, scratch: Path, **settings: object) -> LocalStack:
+def start_demo(door: Door, scratch: Path) -> LocalStack:
     """Steward on SQLite in `scratch`, running on a copy of examples/config (turning the flag off rewrites the
     copy's flag file, never the repository's), with the channels steward.yml names already in the workspace."""
     config = scratch / "config"
     shutil.copytree(EXAMPLE_CONFIG, config)
-    settings = {"state_dir": str(scratch / "state"), **settings}
-    stack = start_local(door, f"sqlite:///{scratch / 'steward.db'}", config, **settings)
+    stack = start_local(door, f"sqlite:///{scratch / 'steward.db'}", config, state_dir=str(scratch / "state"))
     try:
         open_config_channels(stack)
         attach_flag_file(stack)

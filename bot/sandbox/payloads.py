@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from typing import Any
 
 from bot.sandbox.shapes import message_json
 from bot.sandbox.workspace import APP_ID, BOT_USER, TEAM_DOMAIN, TEAM_ID, Channel, Message, User, Workspace
@@ -60,7 +61,7 @@ def slash_command(*, verification_token: str, user: User, channel: Channel, comm
 def block_actions(*, verification_token: str, user: User, channel: Channel, message_ts: str,
                   message: Message | None, is_ephemeral: bool, action: dict, response_url: str,
                   trigger_id: str) -> dict:
-    payload = {
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
         "api_app_id": APP_ID,

@@ -184,9 +184,10 @@ class SlackSandbox:
         clicker, where = self.workspace.user(user), self.workspace.channel(channel)
         message = (self.workspace.find_any(where.id, message_ts) if message_ts
                    else self._latest_with(where.id, action_id, clicker.id))
-        if message is None and message_ts is None:
-            raise LookupError(f"no message in {channel} has a button {action_id!r}")
-        message_ts = message_ts or message.ts
+        if not message_ts:
+            if message is None:
+                raise LookupError(f"no message in {channel} has a button {action_id!r}")
+            message_ts = message.ts
         if ephemeral is None:
             ephemeral = bool(message and message.ephemeral_to)
         found = payloads.find_button(message.blocks, action_id) if message else None

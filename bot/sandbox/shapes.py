@@ -7,16 +7,15 @@ from bot.sandbox.workspace import APP_ID, BOT_ID, BOT_USER, GENERAL, TEAM_ID, Ch
 
 def user_json(user: User) -> dict:
     display = "" if user.is_bot else user.name
-    data = {
+    profile = {"real_name": user.real_name, "display_name": display, "real_name_normalized": user.real_name,
+               "display_name_normalized": display, "team": TEAM_ID}
+    if user.bot_id:
+        profile["bot_id"] = user.bot_id
+    return {
         "id": user.id, "team_id": TEAM_ID, "name": user.name, "deleted": False, "real_name": user.real_name,
         "tz": "Europe/London", "is_admin": False, "is_owner": False, "is_bot": user.is_bot,
-        "is_app_user": False, "updated": 0,
-        "profile": {"real_name": user.real_name, "display_name": display, "real_name_normalized": user.real_name,
-                    "display_name_normalized": display, "team": TEAM_ID},
+        "is_app_user": False, "updated": 0, "profile": profile,
     }
-    if user.bot_id:
-        data["profile"]["bot_id"] = user.bot_id
-    return data
 
 
 def channel_json(channel: Channel, viewer: str = BOT_USER) -> dict:

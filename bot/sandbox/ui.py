@@ -182,9 +182,10 @@ class WorkspacePage:
         body, problem = await _json_body(request)
         if problem:
             return problem
-        user, channel, ts, action_id = (body.get(k) for k in ("user", "channel", "ts", "action_id"))
-        if user not in TITLES or not all(isinstance(v, str) and v for v in (channel, ts, action_id)):
+        found = _texts(body, "user", "channel", "ts", "action_id")
+        if found is None or found[0] not in TITLES:
             return _refuse(400, "a person, a channel, a message and a button are needed")
+        user, channel, ts, action_id = found
         message = self.workspace.find_any(channel, ts)
         if message is None or message.ephemeral_to not in (None, user):
             return _refuse(404, "that message is gone")
@@ -231,9 +232,10 @@ def _threaded(messages: list[Message], pins: set[str]) -> list[dict[str, Any]]:
     top: list[dict[str, Any]] = []
     replies: dict[str, list[dict[str, Any]]] = {}
     for message in ordered:
-        entry = {"ts": message.ts, "user": message.user, "text": message.text, "blocks": message.blocks,
-                 "edited": message.edited, "ephemeral": message.ephemeral_to is not None,
-                 "pinned": message.ts in pins and message.ephemeral_to is None}
+        entry: dict[str, Any] = {
+            "ts": message.ts, "user": message.user, "text": message.text, "blocks": message.blocks,
+            "edited": message.edited, "ephemeral": message.ephemeral_to is not None,
+            "pinned": message.ts in pins and message.ephemeral_to is None}
         if message.thread_ts and message.thread_ts != message.ts and message.thread_ts in parents:
             replies.setdefault(message.thread_ts, []).append(entry)
         else:
@@ -246,6 +248,12 @@ def _threaded(messages: list[Message], pins: set[str]) -> list[dict[str, Any]]:
 def _escape(text: str) -> str:
     """A person's message is stored as Slack stores it: &, < and > escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _texts(body: dict[str, Any], *keys: str) -> list[str] | None:
+    """The values of `keys`, when each is a non-empty string."""
+    texts = [value for value in (body.get(key) for key in keys) if isinstance(value, str) and value]
+    return texts if len(texts) == len(keys) else None
 
 
 async def _json_body(request: Request) -> tuple[dict[str, Any], Response | None]:

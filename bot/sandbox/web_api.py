@@ -67,6 +67,7 @@ class WebApi:
 
     async def endpoint(self, request: Request) -> Response:
         name = request.path_params["method"]
+        headers: dict[str, str]
         try:
             args, token = await _read(request)
         except ValueError:

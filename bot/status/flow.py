@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.audit import service as audit
 
@@ -22,7 +22,7 @@ from bot.status import views as status_views
 
 from bot.status import reminders
 from bot.errors import UserError
-from bot.incidents.service import require_commander, view_of
+from bot.incidents.service import channel_of, require_commander, view_of
 from bot.slack.messages import Ephemeral, Message, Post, RefreshCard, ReplyTo
 from bot.redact.redactor import neutralise
 from bot.runtime.context import Runtime
@@ -69,7 +69,7 @@ def start_draft(rt: Runtime, session: Session, incident: Incident, reply_to: Rep
                           evidence_refs=draft.evidence_refs, author=reply_to.user, created_at=draft.drafted_at)
     session.add(stored)
     session.flush()
-    text, shown = status_views.status_draft(draft, stored.id, rt.config.steward.status_channel)
+    text, shown = status_views.status_draft(draft, _id_of(stored), rt.config.steward.status_channel)
     return [reply_to.ephemeral(text, shown)]
 
 
@@ -125,7 +125,7 @@ def _publish(rt: Runtime, user: str, channel: str, value: str, response_url: str
                      details={"status_update_id": stored.id, "status": draft.status})
         if next_at:
             reminders.schedule_reminder(session, incident.id, next_at, now)
-    posted = _post_update(rt, stored.id, draft, user, now, incident.channel_id)
+    posted = _post_update(rt, _id_of(stored), draft, user, now, channel)
     said = (status_views.status_published_reply(posted, now) if posted
             else "The update is recorded as published, but Slack refused to post it; try `/incident status` again.")
     return [RefreshCard(incident.id), _reply(user, channel, response_url, said, replace=True)]
@@ -139,7 +139,8 @@ def _post_update(rt: Runtime, update_id: int, draft: StatusDraft, user: str, at:
     if ts:
         posted.append(f"<#{channel}>")
         with rt.db.session() as session:
-            session.execute(update(StatusUpdate).where(StatusUpdate.id == update_id).values(slack_channel=channel, slack_ts=ts))
+            session.exec(update(StatusUpdate).where(col(StatusUpdate.id) == update_id)
+                         .values(slack_channel=channel, slack_ts=ts))
     status_channel = rt.config.steward.status_channel
     # chat.postMessage takes a channel name, so steward.yml can name the status channel as people know it.
     if status_channel and _post(rt, Post(channel=status_channel, text=text, blocks=shown)):
@@ -158,19 +159,26 @@ def _post(rt: Runtime, post: Post) -> str | None:
 def _draft_in(session: Session, value: str, channel: str) -> tuple[StatusUpdate, Incident]:
     stored = session.get(StatusUpdate, int(value)) if value.isdigit() else None
     incident = session.get(Incident, stored.incident_id) if stored else None
-    if incident is None or incident.channel_id != channel:
+    if stored is None or incident is None or incident.channel_id != channel:
         raise UserError("That button's data is not a draft of this channel's incident; nothing was done.")
     return stored, incident
 
 
 def _claim(session: Session, stored: StatusUpdate, state: str, **values: object) -> None:
     """draft → published | discarded as a compare-and-set, so a second click (or a race) changes nothing."""
-    moved = session.execute(update(StatusUpdate).where(StatusUpdate.id == stored.id, StatusUpdate.state == "draft")
-                            .values(state=state, **values)).rowcount
+    claim = (update(StatusUpdate).where(col(StatusUpdate.id) == stored.id, col(StatusUpdate.state) == "draft")
+             .values(state=state, **values))
+    moved = session.exec(claim).rowcount
     if moved != 1:
         session.refresh(stored)
         raise UserError(f"This draft was already {stored.state}; nothing more was done."
                         + (" `/incident status` drafts a new one." if stored.state == "discarded" else ""))
+
+
+def _id_of(stored: StatusUpdate) -> int:
+    if stored.id is None:  # the database gives the id at flush; every update here has been flushed or read back
+        raise RuntimeError("a status update without an id: it was never flushed")
+    return stored.id
 
 
 def _reply(user: str, channel: str, response_url: str | None, text: str, replace: bool = False) -> Ephemeral:
@@ -188,7 +196,7 @@ def resolve(rt: Runtime, session: Session, incident: Incident, actor: str, overr
     resolution = resolve_incident(rt, session, incident, actor, override)
     text, said = status_views.resolved_message(incident.id, resolution.actor, resolution.at, resolution.override,
                                          resolution.firing)
-    messages: list[Message] = [Post(channel=incident.channel_id, text=text, blocks=said), RefreshCard(incident.id)]
+    messages: list[Message] = [Post(channel=channel_of(incident), text=text, blocks=said), RefreshCard(incident.id)]
     for hook in RESOLVED_HOOKS:
         messages += hook(rt, session, incident, resolution)
     return messages

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.status import views as status_views
 from bot.config import Config
 from bot.errors import UserError
-from bot.incidents.service import incident_in_channel, view_of
+from bot.incidents.service import incident_in_channel, is_severity, view_of
 from bot.slack.messages import Ephemeral, Message, Post
 from bot.runtime.context import Runtime
 from bot.runtime.scheduler import on_timer
@@ -28,6 +28,8 @@ SNOOZE_MINUTES = (30, 60, 120)
 
 def cadence_minutes(config: Config, severity: str) -> int | None:
     """Minutes between updates for a severity; None (SEV4 by default) means no reminders."""
+    if not is_severity(severity):
+        return None
     return config.steward.update_cadence_minutes.get(severity) or None
 
 
@@ -41,9 +43,10 @@ def schedule_reminder(session: Session, incident_id: str, due_at: datetime, now:
 
 
 def cancel_reminders(session: Session, incident_id: str) -> int:
-    cancel = (update(Timer).where(Timer.kind == REMINDER, Timer.incident_id == incident_id, Timer.state == "pending")
+    cancel = (update(Timer)
+              .where(col(Timer.kind) == REMINDER, col(Timer.incident_id) == incident_id, col(Timer.state) == "pending")
               .values(state="cancelled"))
-    return session.execute(cancel).rowcount
+    return session.exec(cancel).rowcount
 
 
 @on_timer(REMINDER)
@@ -53,7 +56,7 @@ def remind(rt: Runtime, session: Session, timer: Timer) -> list[Message]:
         return []
     view = view_of(session, incident)
     text, reminder = status_views.update_reminder(view, cadence_minutes(rt.config, view.severity))
-    return [Post(channel=view.channel_id, text=text, blocks=reminder)]
+    return [Post(channel=incident.channel_id, text=text, blocks=reminder)]
 
 
 def snooze_reminder(rt: Runtime, user: str, channel: str, value: str, response_url: str | None) -> None:

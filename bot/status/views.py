@@ -105,6 +105,8 @@ def alerts_still_firing(firing: Sequence[str]) -> str:
 
 def last_update_line(update: StatusUpdate) -> str:
     """The card's "last update" line: when, by whom, what it said the status was, when the next is due."""
+    if update.published_at is None:
+        raise ValueError(f"status update {update.id} is not published; only a published one has a last-update line")
     draft = StatusDraft.model_validate(update.sections)
     next_update = f" · next update by {hhmm(draft.next_update_at)}" if draft.next_update_at else ""
     return (f"📣 Last update {hhmm(update.published_at)} by {mention(update.author)} · "
