@@ -3,7 +3,7 @@ other one raises IllegalTransition. The legal moves are written out here, apart 
 gains or loses a move fails this test."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from enum import StrEnum
 from itertools import product
 
@@ -51,7 +51,7 @@ def test_stored_states_keep_their_strings():
     assert [s.value for s in JobState] == ["queued", "running", "failed"]
 
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def stored_request(db, state: RequestState) -> str:

@@ -16,7 +16,7 @@ from bot.slack import blocks
 
 from bot.approvals import gateway
 from bot.approvals.requests import (Refusal, about, build_packet, check_approval, create_request, evidence_refs,
-                                    guard_write, incident_of, move, parse_value, pending_for, set_kill_switch,
+                                    channel_of, guard_write, incident_of, move, parse_value, pending_for, set_kill_switch,
                                     transition, valid_token)
 from bot.approvals.states import RequestState
 from bot.errors import UserError
@@ -118,9 +118,9 @@ def _refused(rt: Runtime, request_id: str | None, user: str, refusal: Refusal, c
                                                           by=None, now=rt.clock.now()):
             messages.append(RefreshApproval(request.id))
         # A refusal is audited whether or not it moved the request, so it is not a transition's event.
-        known = about(request) if request else {"details": {"request": None}}
-        audit.append(session, at=rt.clock.now(), actor=user, action=f"{click}_refused", reason=str(refusal),
-                     **{**known, "details": {**known["details"], "moved_to": refusal.state}})
+        fields: dict[str, Any] = about(request) if request else {"details": {"request": None}}
+        fields["details"]["moved_to"] = refusal.state
+        audit.append(session, at=rt.clock.now(), actor=user, action=f"{click}_refused", reason=str(refusal), **fields)
     return messages
 
 
@@ -157,7 +157,7 @@ def deny(rt: Runtime, user: str, channel: str, value: str, response_url: str | N
             if not transition(session, request, RequestState.PENDING, RequestState.DENIED, event="denied", actor=user,
                               at=rt.clock.now(), decided_by=user, decision=request.decision, rule=request.rule_id):
                 raise Refusal(f"This request was already handled: it is {request.state}.")
-            post = Post(channel=request.slack_channel, text=f"🚫 <@{user}> denied `{request.id}`; nothing ran.")
+            post = Post(channel=channel_of(request), text=f"🚫 <@{user}> denied `{request.id}`; nothing ran.")
     except Refusal as refusal:
         rt.slack.deliver([*_refused(rt, request_id, user, refusal, "denial"), _reply(user, channel, response_url, str(refusal))])
         return
@@ -195,6 +195,8 @@ def flip_kill_switch(rt: Runtime, session: Session, incident: Incident, user: st
             else f"🟢 <@{user}> turned the kill switch *off*.")
     if rt.settings.steward_kill_switch and not on:
         text += " (STEWARD_KILL_SWITCH=1 is still set in the environment, so writes stay refused.)"
+    if incident.channel_id is None:  # the kill switch is flipped by a command in the incident's channel
+        raise LookupError(f"{incident.id} has no channel")
     return [Post(channel=incident.channel_id, text=text, blocks=[blocks.section(text)])]
 
 

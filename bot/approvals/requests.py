@@ -159,6 +159,13 @@ def incident_of(session: Session, request: ApprovalRequest) -> Incident:
     return incident
 
 
+def channel_of(request: ApprovalRequest) -> str:
+    """The channel the request was made in; every request is made by a command in its incident's channel."""
+    if request.slack_channel is None:
+        raise LookupError(f"approval request {request.id} has no channel")
+    return request.slack_channel
+
+
 def check_approval(rt: Runtime, session: Session, request: ApprovalRequest | None, given: str, clicker: str,
                    clicker_is_agent: bool) -> ApprovalRequest:
     """Every check an Approve click must pass, in order; a Refusal names the first that fails."""
