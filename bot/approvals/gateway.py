@@ -139,7 +139,7 @@ def _already_executed(rt: Runtime, session: Session, request: ApprovalRequest, k
                result={"duplicate_of": first.approval_id, "outcome": first.outcome}, **_decided(request),
                reason=f"idempotency key {key} already used")
     text = (f"Already done under {first.approval_id} (same action, target and incident): nothing ran again."
-            if first.outcome == "succeeded" else
+            if first.outcome == ExecutionOutcome.SUCCEEDED else
             f"The same action for this incident is {first.outcome} under {first.approval_id}; nothing ran again.")
     return [RefreshApproval(request.id), Post(channel=request.slack_channel, text=text)] if request.slack_channel else []
 
