@@ -22,15 +22,8 @@ class Transitions(Generic[S]):
         self.kind = kind
         self.moves: dict[S, frozenset[S]] = {frm: frozenset(to) for frm, to in moves.items()}
 
-    def allows(self, frm: S, to: S) -> bool:
-        return to in self.moves.get(frm, frozenset())
-
     def check(self, frm: S, to: S) -> S:
         """`to`, when a row in `frm` may move there; IllegalTransition otherwise."""
-        if not self.allows(frm, to):
+        if to not in self.moves.get(frm, frozenset()):
             raise IllegalTransition(self.kind, frm, to)
         return to
-
-    def sources(self, to: S) -> tuple[S, ...]:
-        """Every state a row may move to `to` from, for a compare-and-set's WHERE."""
-        return tuple(sorted((frm for frm, tos in self.moves.items() if to in tos), key=lambda s: s.value))
