@@ -303,3 +303,28 @@ def test_a_request_a_crash_left_executing_is_reconciled_at_start(workspace, cloc
     assert requests(workspace)[0].state == "unknown"  # the flag is still on: nobody can say it took effect
     assert any("cannot confirm it took effect" in p for p in workspace.posts(channel))
     assert "reconciled_unknown" in audit_actions(workspace)
+
+
+def test_a_second_request_for_a_change_already_made_does_not_run_it_again(workspace, clock):
+    from bot.approvals.gateway import execute
+
+    channel = request_flag_off(workspace)
+    workspace.command(f"mitigate flag {FLAG} off", by=ENGINEER, channel=channel)
+    first_message, _ = [m for m in workspace.slack.messages(channel) if "Approval request" in block_text(m.blocks)]
+    workspace.slack.click_button(first_message, "approval_approve", user=COMMANDER)
+    workspace.settle()
+    [first] = [r for r in requests(workspace) if r.state == "executed"]
+    [second] = [r for r in requests(workspace) if r.state == "pending"]
+    # Approved by someone else at the same moment, before the first change made its evidence stale.
+    with workspace.steward.runtime.db.session() as session:
+        stored = session.get(ApprovalRequest, second.id)
+        stored.state, stored.decided_by, stored.decided_at = "executing", OBSERVER, clock.now()
+    workspace.steward.runtime.slack.deliver(execute(workspace.steward.runtime, second.id, approver=OBSERVER))
+    workspace.settle()
+    assert any(f"Already done under {first.id}" in p for p in workspace.posts(channel))
+    assert {r.id: r.state for r in requests(workspace)} == {first.id: "executed", second.id: "executed"}
+    assert [e.approval_id for e in executions(workspace)] == [first.id]
+    with workspace.steward.runtime.db.session() as session:
+        last = session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert (last.action, last.actor, last.approver, last.details) == (
+        "execution_skipped_duplicate", OBSERVER, OBSERVER, {"request": second.id})

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.errors import UserError
 from bot.executors import ExecutorError, make_flag_executor, make_rollback_executor
@@ -69,9 +69,10 @@ class Action(Protocol):
 
 
 ACTIONS: dict[str, Action] = {}
+A = TypeVar("A", bound=Action)
 
 
-def action(cls: type) -> type:
+def action(cls: type[A]) -> type[A]:
     ACTIONS[cls.name] = cls()
     return cls
 
@@ -172,8 +173,8 @@ class DisableFlag:
 
 def successful_deploys(session: Session, service: str, environment: str) -> list[Change]:
     """Deployments of the service that reached production-ready, newest first (from stored Changes)."""
-    query = select(Change).where(Change.service == service, Change.environment == environment,
-                                 Change.version.is_not(None)).order_by(Change.at.desc(), Change.id.desc())
+    query = select(Change).where(col(Change.service) == service, col(Change.environment) == environment,
+                                 col(Change.version).is_not(None)).order_by(col(Change.at).desc(), col(Change.id).desc())
     rows = session.execute(query).scalars()
     return [c for c in rows if c.kind == "deployment" and c.state in (None, "success", "Succeeded", "Healthy")
             or c.kind == "deployment_status" and c.state == "success"]

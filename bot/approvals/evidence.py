@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import rfc8785
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from bot.clock import rfc3339_utc, utc
+from bot.clock import rfc3339_utc
 from bot.approvals.readiness import ReadinessCheck
-from bot.policy.service import EvidenceName
 
 SHORT_HASH_LENGTH = 12
 # RFC 8785 numbers are IEEE doubles; a larger integer would be silently rounded by other JSON readers.

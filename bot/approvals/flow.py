@@ -4,6 +4,7 @@ expiry, cancellation on resolve, the kill switch and `/incident audit`. Every pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
@@ -14,9 +15,11 @@ from bot.approvals import views as approval_views
 from bot.slack import blocks
 
 from bot.approvals import gateway
-from bot.approvals.requests import (Refusal, build_packet, check_approval, create_request, evidence_refs, move, parse_value,
-                           guard_write, pending_for, set_kill_switch, valid_token)
-from bot.errors import BadCommand, UserError
+from bot.approvals.requests import (Refusal, about, build_packet, check_approval, create_request, evidence_refs,
+                                    channel_of, guard_write, incident_of, move, parse_value, pending_for, set_kill_switch,
+                                    transition, valid_token)
+from bot.approvals.states import RequestState
+from bot.errors import UserError
 from bot.approvals.evidence import evidence_hash, missing_evidence
 from bot.incidents.service import view_of
 from bot.runtime.jobs import job
@@ -67,8 +70,8 @@ def request_action(rt: Runtime, session: Session, incident: Incident, reply_to: 
     digest = evidence_hash(packet)
     missing = missing_evidence(packet, decision.evidence_required) if decision.decision != "deny" else []
     now = rt.clock.now()
-    common = dict(at=now, actor=user, target=f"{name}:{plan.target}", environment=environment, rule=decision.rule_id,
-                  evidence_hash=digest, incident_id=incident.id)
+    common: dict[str, Any] = dict(at=now, actor=user, target=f"{name}:{plan.target}", environment=environment,
+                                  rule=decision.rule_id, evidence_hash=digest, incident_id=incident.id)
     if ask.dry_run:
         audit.append(session, action="dry_run", decision=decision.decision, reason="; ".join(decision.reasons), **common,
                      details={"call": plan.call})
@@ -81,17 +84,17 @@ def request_action(rt: Runtime, session: Session, incident: Incident, reply_to: 
         audit.append(session, action="request_refused", decision="deny", reason="; ".join(reasons), **common)
         # Returned, not raised: the refusal's audit event must commit with this transaction.
         return [_refusal_reply(reply_to, f"Refused by policy (`{decision.rule_id or 'no rule'}`): " + "; ".join(reasons))]
-    state = "pending" if decision.decision == "approval_required" else "executing"
-    if state == "executing":
+    state = RequestState.PENDING if decision.decision == "approval_required" else RequestState.EXECUTING
+    if state == RequestState.EXECUTING:
         try:
             guard_write(rt, session, name)
         except Refusal as refusal:
             audit.append(session, action="request_refused", decision="allow", reason=str(refusal), **common)
             return [_refusal_reply(reply_to, str(refusal))]
     request = create_request(session, rt, plan, decision, packet, user, incident, state=state)
-    audit.append(session, action="approval_requested" if state == "pending" else "policy_allowed",
+    audit.append(session, action="approval_requested" if state == RequestState.PENDING else "policy_allowed",
                  decision=decision.decision, reason="; ".join(decision.reasons), **common, details={"request": request.id})
-    if state == "pending":
+    if state == RequestState.PENDING:
         return [RefreshApproval(request.id), reply_to.ephemeral(f"Approval requested: `{request.id}`. "
                                                         f"An approver ({' or '.join(decision.approval_from)}) must approve it.")]
     session.commit()  # the gateway works in its own transactions; the allowed request must exist first
@@ -111,14 +114,13 @@ def _refused(rt: Runtime, request_id: str | None, user: str, refusal: Refusal, c
     messages: list[Message] = []
     with rt.db.session() as session:
         request = session.get(ApprovalRequest, request_id) if request_id else None
-        if request is not None and refusal.state and move(session, request.id, refusal.state, by=None, now=rt.clock.now()):
+        if request is not None and refusal.state and move(session, request.id, RequestState.PENDING, refusal.state,
+                                                          by=None, now=rt.clock.now()):
             messages.append(RefreshApproval(request.id))
-        audit.append(session, at=rt.clock.now(), actor=user, action=f"{click}_refused", reason=str(refusal),
-                     target=f"{request.action}:{request.target}" if request else None,
-                     environment=request.environment if request else None,
-                     evidence_hash=request.evidence_hash if request else None,
-                     incident_id=request.incident_id if request else None,
-                     details={"request": request.id if request else None, "moved_to": refusal.state})
+        # A refusal is audited whether or not it moved the request, so it is not a transition's event.
+        fields: dict[str, Any] = about(request) if request else {"details": {"request": None}}
+        fields["details"]["moved_to"] = refusal.state
+        audit.append(session, at=rt.clock.now(), actor=user, action=f"{click}_refused", reason=str(refusal), **fields)
     return messages
 
 
@@ -128,14 +130,11 @@ def approve(rt: Runtime, user: str, channel: str, value: str, response_url: str 
         request_id, given = parse_value(value)
         agent = is_agent(rt, user)
         with rt.db.session() as session:
-            request = session.get(ApprovalRequest, request_id)
-            check_approval(rt, session, request, given, user, agent)
-            if not move(session, request.id, "executing", by=user, now=rt.clock.now()):
+            request = check_approval(rt, session, session.get(ApprovalRequest, request_id), given, user, agent)
+            if not transition(session, request, RequestState.PENDING, RequestState.EXECUTING, event="approved",
+                              actor=user, at=rt.clock.now(), decided_by=user, decision=request.decision,
+                              rule=request.rule_id, approver=user):
                 raise Refusal("This request was already handled by someone else.")
-            audit.append(session, at=rt.clock.now(), actor=user, action="approved", target=f"{request.action}:{request.target}",
-                         environment=request.environment, decision=request.decision, rule=request.rule_id,
-                         evidence_hash=request.evidence_hash, approver=user, incident_id=request.incident_id,
-                         details={"request": request.id})
     except (Refusal, UserError) as error:
         # A check that could not be made (the target unreadable, the config incomplete) refuses like a failed one.
         refusal = error if isinstance(error, Refusal) else Refusal(f"Not approved: {error}")
@@ -150,17 +149,15 @@ def deny(rt: Runtime, user: str, channel: str, value: str, response_url: str | N
         request_id, given = parse_value(value)
         with rt.db.session() as session:
             request = session.get(ApprovalRequest, request_id)
-            if not valid_token(rt.settings.steward_secret, request, given):
+            if request is None or not valid_token(rt.settings.steward_secret, request, given):
                 raise Refusal("This button is not valid; nothing was done.")
-            roles = view_of(session, session.get(Incident, request.incident_id)).roles
+            roles = view_of(session, incident_of(session, request)).roles
             if user != request.requested_by and not any(user in roles.get(r, []) for r in request.required_roles):
                 raise Refusal("Only an approver of this request, or whoever requested it, can deny it.")
-            if not move(session, request.id, "denied", by=user, now=rt.clock.now()):
+            if not transition(session, request, RequestState.PENDING, RequestState.DENIED, event="denied", actor=user,
+                              at=rt.clock.now(), decided_by=user, decision=request.decision, rule=request.rule_id):
                 raise Refusal(f"This request was already handled: it is {request.state}.")
-            audit.append(session, at=rt.clock.now(), actor=user, action="denied", target=f"{request.action}:{request.target}",
-                         environment=request.environment, decision=request.decision, rule=request.rule_id,
-                         evidence_hash=request.evidence_hash, incident_id=request.incident_id, details={"request": request.id})
-            post = Post(channel=request.slack_channel, text=f"🚫 <@{user}> denied `{request.id}`; nothing ran.")
+            post = Post(channel=channel_of(request), text=f"🚫 <@{user}> denied `{request.id}`; nothing ran.")
     except Refusal as refusal:
         rt.slack.deliver([*_refused(rt, request_id, user, refusal, "denial"), _reply(user, channel, response_url, str(refusal))])
         return
@@ -170,11 +167,9 @@ def deny(rt: Runtime, user: str, channel: str, value: str, response_url: str | N
 @on_timer("approval_expiry")
 def _expire(rt: Runtime, session: Session, timer: Timer) -> list[Message]:
     request = session.get(ApprovalRequest, timer.target)
-    if request is None or not move(session, request.id, "expired", by=None, now=rt.clock.now()):
+    if request is None or not transition(session, request, RequestState.PENDING, RequestState.EXPIRED, event="expired",
+                                         actor="steward", at=rt.clock.now()):
         return []
-    audit.append(session, at=rt.clock.now(), actor="steward", action="expired", target=f"{request.action}:{request.target}",
-                 environment=request.environment, evidence_hash=request.evidence_hash, incident_id=request.incident_id,
-                 details={"request": request.id})
     return [RefreshApproval(request.id)]
 
 
@@ -182,11 +177,8 @@ def _expire(rt: Runtime, session: Session, timer: Timer) -> list[Message]:
 def _cancel_pending(rt: Runtime, session: Session, incident: Incident, resolution: Resolution) -> list[Message]:
     messages: list[Message] = []
     for request in pending_for(session, incident.id):
-        if move(session, request.id, "cancelled", by=resolution.actor, now=resolution.at):
-            audit.append(session, at=resolution.at, actor=resolution.actor, action="cancelled",
-                         target=f"{request.action}:{request.target}", environment=request.environment,
-                         evidence_hash=request.evidence_hash, incident_id=incident.id, reason="incident resolved",
-                         details={"request": request.id})
+        if transition(session, request, RequestState.PENDING, RequestState.CANCELLED, event="cancelled",
+                      actor=resolution.actor, at=resolution.at, decided_by=resolution.actor, reason="incident resolved"):
             messages.append(RefreshApproval(request.id))
     return messages
 
@@ -203,6 +195,8 @@ def flip_kill_switch(rt: Runtime, session: Session, incident: Incident, user: st
             else f"🟢 <@{user}> turned the kill switch *off*.")
     if rt.settings.steward_kill_switch and not on:
         text += " (STEWARD_KILL_SWITCH=1 is still set in the environment, so writes stay refused.)"
+    if incident.channel_id is None:  # the kill switch is flipped by a command in the incident's channel
+        raise LookupError(f"{incident.id} has no channel")
     return [Post(channel=incident.channel_id, text=text, blocks=[blocks.section(text)])]
 
 

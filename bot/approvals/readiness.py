@@ -257,7 +257,7 @@ def _required_roles(readiness: RollbackReadiness, approval_from: Sequence[str]) 
     return list(dict.fromkeys([*approval_from, *extra]))
 
 
-def _unchecked_reason(unchecked: list[str]) -> list[str]:
+def _unchecked_reason(unchecked: Sequence[str]) -> list[str]:
     if not unchecked:
         return []
     return [f"{NOT_CHECKED}: {', '.join(unchecked)}; the approver confirms these"]

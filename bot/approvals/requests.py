@@ -8,9 +8,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, func, select, update
+from sqlmodel import Session, col
 
+from bot.audit import service as audit
 from bot.errors import UserError
 from bot.approvals.evidence import EventRef, EvidencePacket, evidence_hash, short_hash
 from bot.clock import rfc3339_utc
@@ -18,6 +19,7 @@ from bot.incidents.service import view_of
 from bot.approvals.actions import ACTIONS, Plan
 from bot.policy.service import PolicyDecision, actor_denied
 from bot.approvals.readiness import ReadinessCheck
+from bot.approvals.states import RAN, REQUEST_MOVES, REQUEST_STARTS, RequestState
 from bot.runtime.context import Runtime
 from bot.store.models import ApprovalRequest, Incident, Setting, Timer, TimelineEvent
 
@@ -26,24 +28,23 @@ EVIDENCE_EVENTS = 20
 RATE_LIMIT = 5
 RATE_WINDOW = timedelta(minutes=10)
 KILL_SWITCH = "kill_switch"
-DONE_STATES = ("executing", "executed", "failed", "unknown")
 
 
 class Refusal(UserError):
     """An Approve or Deny click that does not pass; said to the clicker only and written to the audit log.
     `state` is where the request moves because of it (expired, invalidated), if anywhere."""
 
-    def __init__(self, message: str, state: str | None = None) -> None:
+    def __init__(self, message: str, state: RequestState | None = None) -> None:
         super().__init__(message)
         self.state = state
 
 
 def evidence_refs(session: Session, incident_id: str) -> list[EventRef]:
     """The timeline events a request rests on: the latest alerts, changes, notes and decisions, pinned by content hash."""
-    table = TimelineEvent.__table__
     rows = session.execute(
-        select(table.c.id, table.c.content_hash).where(table.c.incident_id == incident_id, table.c.kind.in_(EVIDENCE_KINDS))
-        .order_by(table.c.at.desc(), table.c.id.desc()).limit(EVIDENCE_EVENTS)
+        select(col(TimelineEvent.id), col(TimelineEvent.content_hash))
+        .where(col(TimelineEvent.incident_id) == incident_id, col(TimelineEvent.kind).in_(EVIDENCE_KINDS))
+        .order_by(col(TimelineEvent.at).desc(), col(TimelineEvent.id).desc()).limit(EVIDENCE_EVENTS)
     ).all()
     return [EventRef(id=str(row.id), content_hash=row.content_hash) for row in rows]
 
@@ -82,7 +83,9 @@ def sentence(request: ApprovalRequest) -> str:
 
 
 def create_request(session: Session, rt: Runtime, plan: Plan, decision: PolicyDecision, packet: EvidencePacket,
-                   requested_by: str, incident: Incident, state: str = "pending") -> ApprovalRequest:
+                   requested_by: str, incident: Incident, state: RequestState = RequestState.PENDING) -> ApprovalRequest:
+    if state not in REQUEST_STARTS:
+        raise ValueError(f"an approval request cannot start {state}")
     now = rt.clock.now()
     request = ApprovalRequest(
         id=f"apr-{secrets.token_hex(5)}", incident_id=incident.id, action=plan.action, target=plan.target,
@@ -93,10 +96,11 @@ def create_request(session: Session, rt: Runtime, plan: Plan, decision: PolicyDe
         expires_at=(now + timedelta(seconds=rt.settings.approval_ttl_seconds)).replace(microsecond=0), state=state,
         slack_channel=incident.channel_id,
         # An allowed action is decided by the policy when requested, and counts for the rate limit from then.
-        decided_by="policy" if state == "executing" else None, decided_at=now if state == "executing" else None,
+        decided_by="policy" if state == RequestState.EXECUTING else None,
+        decided_at=now if state == RequestState.EXECUTING else None,
     )
     session.add(request)
-    if state == "pending":
+    if state == RequestState.PENDING:
         session.add(Timer(kind="approval_expiry", incident_id=incident.id, target=request.id,
                           due_at=request.expires_at, created_at=now))
     session.flush()
@@ -109,7 +113,8 @@ def recomputed_hash(rt: Runtime, session: Session, request: ApprovalRequest) -> 
     action = ACTIONS[request.action]
     stored = EvidencePacket.model_validate(request.packet)
     ids = [int(ref.id) for ref in stored.event_refs]
-    hashes = dict(session.execute(select(TimelineEvent.id, TimelineEvent.content_hash).where(TimelineEvent.id.in_(ids))).all())
+    hashes: dict[int, str] = {row.id: row.content_hash for row in session.execute(
+        select(col(TimelineEvent.id), col(TimelineEvent.content_hash)).where(col(TimelineEvent.id).in_(ids)))}
     now: dict[str, Any] = {
         "event_refs": [{"id": ref.id, "content_hash": hashes.get(int(ref.id), "missing")} for ref in stored.event_refs],
         "current_state": action.current_state(rt, request.params),
@@ -139,17 +144,39 @@ def parse_value(value: str) -> tuple[str, str]:
     return request_id, given
 
 
+def request_by_id(session: Session, request_id: str) -> ApprovalRequest:
+    """The stored request; one that is missing was never made by Steward here, which is a bug in the caller."""
+    request = session.get(ApprovalRequest, request_id)
+    if request is None:
+        raise LookupError(f"no approval request {request_id!r}")
+    return request
+
+
+def incident_of(session: Session, request: ApprovalRequest) -> Incident:
+    incident = session.get(Incident, request.incident_id)
+    if incident is None:
+        raise LookupError(f"approval request {request.id} names incident {request.incident_id}, which does not exist")
+    return incident
+
+
+def channel_of(request: ApprovalRequest) -> str:
+    """The channel the request was made in; every request is made by a command in its incident's channel."""
+    if request.slack_channel is None:
+        raise LookupError(f"approval request {request.id} has no channel")
+    return request.slack_channel
+
+
 def check_approval(rt: Runtime, session: Session, request: ApprovalRequest | None, given: str, clicker: str,
                    clicker_is_agent: bool) -> ApprovalRequest:
     """Every check an Approve click must pass, in order; a Refusal names the first that fails."""
-    if not valid_token(rt.settings.steward_secret, request, given):
+    if request is None or not valid_token(rt.settings.steward_secret, request, given):
         raise Refusal("This approval button is not valid (its token does not match the request); nothing was done.")
-    if request.state != "pending":
+    if request.state != RequestState.PENDING:
         raise Refusal(f"This request was already handled: it is {request.state}.")
     if rt.clock.now() >= request.expires_at:
-        raise Refusal(f"This request expired at {request.expires_at.strftime('%H:%M UTC')}; request it again.", state="expired")
-    incident = session.get(Incident, request.incident_id)
-    roles = view_of(session, incident).roles
+        raise Refusal(f"This request expired at {request.expires_at.strftime('%H:%M UTC')}; request it again.",
+                      state=RequestState.EXPIRED)
+    roles = view_of(session, incident_of(session, request)).roles
     if clicker == request.requested_by:
         raise Refusal("You requested this action, so someone else must approve it.")
     if clicker_is_agent:
@@ -162,7 +189,7 @@ def check_approval(rt: Runtime, session: Session, request: ApprovalRequest | Non
     if denied:
         raise Refusal(denied)
     if recomputed_hash(rt, session, request) != request.evidence_hash:
-        raise Refusal("The evidence changed since this was requested; request again.", state="invalidated")
+        raise Refusal("The evidence changed since this was requested; request again.", state=RequestState.INVALIDATED)
     guard_write(rt, session, request.action)
     return request
 
@@ -173,30 +200,50 @@ def guard_write(rt: Runtime, session: Session, action: str) -> None:
         raise Refusal("The kill switch is on: Steward refuses every write action until an admin turns it off.")
     recent = session.execute(
         select(func.count()).select_from(ApprovalRequest).where(
-            ApprovalRequest.action == action, ApprovalRequest.state.in_(DONE_STATES),
-            ApprovalRequest.decided_at >= rt.clock.now() - RATE_WINDOW)
+            col(ApprovalRequest.action) == action, col(ApprovalRequest.state).in_(RAN),
+            col(ApprovalRequest.decided_at) >= rt.clock.now() - RATE_WINDOW)
     ).scalar_one()
     if recent >= RATE_LIMIT:
         raise Refusal(f"Rate limit: {RATE_LIMIT} {action} actions ran in the last {int(RATE_WINDOW.total_seconds() // 60)} "
                       "minutes; wait, or ask an admin.")
 
 
-def move(session: Session, request_id: str, to: str, *, by: str | None, now: datetime, frm: tuple[str, ...] = ("pending",),
+def move(session: Session, request_id: str, frm: RequestState, to: RequestState, *, by: str | None, now: datetime,
          result: dict[str, Any] | None = None) -> bool:
-    """Compare-and-set: True only for the one caller that moved the request; every other racer gets False."""
+    """Compare-and-set from `frm` to `to`, a move REQUEST_MOVES must hold: True only for the one caller that moved
+    the request; every other racer gets False."""
+    REQUEST_MOVES.check(frm, to)
     values: dict[str, Any] = {"state": to}
     if by is not None:
         values.update(decided_by=by, decided_at=now)
     if result is not None:
         values["result"] = result
-    moved = session.execute(update(ApprovalRequest).where(ApprovalRequest.id == request_id, ApprovalRequest.state.in_(frm))
-                            .values(**values)).rowcount == 1
-    if moved and to != "pending":
-        session.execute(update(Timer).where(Timer.kind == "approval_expiry", Timer.target == request_id,
-                                            Timer.state == "pending").values(state="cancelled"))
+    outcome = session.execute(update(ApprovalRequest).where(col(ApprovalRequest.id) == request_id,
+                                                            col(ApprovalRequest.state) == frm).values(**values))
+    moved = isinstance(outcome, CursorResult) and outcome.rowcount == 1
+    if moved and frm == RequestState.PENDING:
+        session.execute(update(Timer).where(col(Timer.kind) == "approval_expiry", col(Timer.target) == request_id,
+                                            col(Timer.state) == "pending").values(state="cancelled"))
     return moved
+
+
+def about(request: ApprovalRequest) -> dict[str, Any]:
+    """The audit fields every event about a request carries."""
+    return {"target": f"{request.action}:{request.target}", "environment": request.environment,
+            "evidence_hash": request.evidence_hash, "incident_id": request.incident_id, "details": {"request": request.id}}
+
+
+def transition(session: Session, request: ApprovalRequest, frm: RequestState, to: RequestState, *, event: str,
+               actor: str, at: datetime, decided_by: str | None = None, result: dict[str, Any] | None = None,
+               **fields: Any) -> bool:
+    """Move the request and, when this caller moved it, append the audit event `event` in the same transaction.
+    `fields` are the event's fields beyond those `about` gives. False (and no event) when a racer moved it first."""
+    if not move(session, request.id, frm, to, by=decided_by, now=at, result=result):
+        return False
+    audit.append(session, at=at, actor=actor, action=event, **{**about(request), **fields})
+    return True
 
 
 def pending_for(session: Session, incident_id: str) -> list[ApprovalRequest]:
     return list(session.execute(select(ApprovalRequest).where(
-        ApprovalRequest.incident_id == incident_id, ApprovalRequest.state == "pending")).scalars())
+        col(ApprovalRequest.incident_id) == incident_id, col(ApprovalRequest.state) == RequestState.PENDING)).scalars())

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import rfc8785
 from sqlalchemy import func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.clock import utc
 from bot.clock import rfc3339_utc
@@ -123,7 +123,7 @@ def verify(session: Session) -> VerifyResult:
 
 
 def events_for_incident(session: Session, incident_id: str) -> list[AuditEvent]:
-    statement = select(AuditEvent).where(AuditEvent.incident_id == incident_id).order_by(AuditEvent.seq)
+    statement = select(AuditEvent).where(col(AuditEvent.incident_id) == incident_id).order_by(col(AuditEvent.seq))
     return list(session.execute(statement).scalars())
 
 
@@ -159,7 +159,7 @@ def _link_problem(row: Any, previous_seq: int, previous_hash: str) -> str | None
 
 def _stream(session: Session, last_seq: int) -> Iterator[Any]:
     # Plain rows, fetched in batches (a server-side cursor on PostgreSQL), so a long chain is never all in memory.
-    table = AuditEvent.__table__
+    table = AuditEvent.metadata.tables["auditevent"]
     statement = (select(table).where(table.c.seq <= last_seq).order_by(table.c.seq)
                  .execution_options(yield_per=_STREAM_BATCH))
     yield from session.execute(statement)

@@ -3,7 +3,26 @@ holds a registered name and JSON arguments, never a function or an object."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any, TypeVar
+
+from bot.store.states import Transitions
+
+
+
+class JobState(StrEnum):
+    """A stored job's state; a job that ran to the end is deleted, so "done" is no state."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FAILED = "failed"
+
+
+JOB_MOVES = Transitions[JobState]("job", {
+    JobState.QUEUED: {JobState.RUNNING},  # claimed by a worker
+    # Its job raised, or its worker was lost: requeued while it has attempts left, failed after.
+    JobState.RUNNING: {JobState.QUEUED, JobState.FAILED},
+})
 
 JobFn = TypeVar("JobFn", bound=Callable[..., Any])
 

@@ -24,6 +24,7 @@ import orjson
 from sqlalchemy import bindparam, delete, func, select, update
 
 from bot.runtime import jobs
+from bot.runtime.jobs import JOB_MOVES, JobState
 
 from bot import metrics
 from bot.clock import Clock, SystemClock
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = Job.__table__
-ACTIVE = ("queued", "running")
+ACTIVE = (JobState.QUEUED, JobState.RUNNING)
 POLL_SECONDS = 1.0  # how often an idle runner looks for jobs another replica stored (a local submit rings at once)
 # A running job's worker renews its lease while it lives; a job whose lease ran out was abandoned by a worker that
 # crashed, and runs again, at most MAX_ATTEMPTS times. Until then its key's later jobs wait, so the lease is short.
@@ -59,14 +60,14 @@ def _claim_statement() -> Any:
     head = JOB.alias("head")
     next_id = (
         select(head.c.id)
-        .where(head.c.state == "queued",
+        .where(head.c.state == JobState.QUEUED,
                ~select(earlier.c.id).where(earlier.c.key == head.c.key, earlier.c.id < head.c.id,
                                           earlier.c.state.in_(ACTIVE)).exists())
         .order_by(head.c.id).limit(1).with_for_update(skip_locked=True).scalar_subquery()
     )
     return (
-        update(JOB).where(JOB.c.id == next_id, JOB.c.state == "queued")
-        .values(state="running", claimed_at=bindparam("now", type_=UTCDateTime()), claimed_by=bindparam("worker"),
+        update(JOB).where(JOB.c.id == next_id, JOB.c.state == JobState.QUEUED)
+        .values(state=JOB_MOVES.check(JobState.QUEUED, JobState.RUNNING), claimed_at=bindparam("now", type_=UTCDateTime()), claimed_by=bindparam("worker"),
                 attempts=JOB.c.attempts + 1)
         .returning(JOB.c.id, JOB.c.name, JOB.c.args)
     )
@@ -107,7 +108,7 @@ class Worker:
 
     def submit(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
         """Queue `fn(rt, *args)`; the arguments must be JSON (checked here, where the caller can see the error)."""
-        row = {"key": key, "name": jobs.name_of(fn), "args": orjson.dumps(args).decode(), "state": "queued",
+        row = {"key": key, "name": jobs.name_of(fn), "args": orjson.dumps(args).decode(), "state": JobState.QUEUED,
                "attempts": 0, "enqueued_at": self.clock.now()}
         with self._lock:
             self._buffer.append(row)
@@ -221,7 +222,7 @@ class Worker:
         except Exception as error:
             metrics.WORKER_JOBS.labels(outcome="error").inc()
             log.exception("job %s (%s) failed", job_id, name)
-            outcome = update(JOB).values(state="failed", error=f"{type(error).__name__}: {error}"[:2000])
+            outcome = update(JOB).values(state=JOB_MOVES.check(JobState.RUNNING, JobState.FAILED), error=f"{type(error).__name__}: {error}"[:2000])
         else:
             metrics.WORKER_JOBS.labels(outcome="ok").inc()
             outcome = delete(JOB)
@@ -229,7 +230,7 @@ class Worker:
             connection.execute(outcome.where(JOB.c.id == job_id, JOB.c.claimed_by == worker_id))
 
     def _renew_leases(self, worker_id: str) -> None:
-        mine = (JOB.c.claimed_by == worker_id) & (JOB.c.state == "running")
+        mine = (JOB.c.claimed_by == worker_id) & (JOB.c.state == JobState.RUNNING)
         while not self._stopping:
             self._stopped.wait(LEASE.total_seconds() / 3)
             try:
@@ -240,11 +241,12 @@ class Worker:
 
     def _requeue_abandoned(self) -> None:
         cutoff = LEASE_CLOCK.now() - LEASE
-        stale = (JOB.c.state == "running") & (JOB.c.claimed_at < cutoff)
+        stale = (JOB.c.state == JobState.RUNNING) & (JOB.c.claimed_at < cutoff)
         with self.db.engine.begin() as connection:
             connection.execute(update(JOB).where(stale, JOB.c.attempts >= MAX_ATTEMPTS)
-                               .values(state="failed", error=f"abandoned by its worker {MAX_ATTEMPTS} times"))
-            moved = connection.execute(update(JOB).where(stale).values(state="queued", claimed_by=None)).rowcount
+                               .values(state=JOB_MOVES.check(JobState.RUNNING, JobState.FAILED), error=f"abandoned by its worker {MAX_ATTEMPTS} times"))
+            moved = connection.execute(update(JOB).where(stale).values(
+                state=JOB_MOVES.check(JobState.RUNNING, JobState.QUEUED), claimed_by=None)).rowcount
         if moved:
             log.warning("requeued %d job(s) whose worker stopped while running them", moved)
 
@@ -267,7 +269,7 @@ class Worker:
         with self._lock:
             if any(row["name"] == name for row in self._buffer):
                 return True
-        query = select(JOB.c.id).where(JOB.c.name == name, JOB.c.state == "queued").limit(1)
+        query = select(JOB.c.id).where(JOB.c.name == name, JOB.c.state == JobState.QUEUED).limit(1)
         with self.db.engine.connect() as connection:
             return connection.execute(query).first() is not None
 

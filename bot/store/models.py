@@ -169,7 +169,7 @@ class ApprovalRequest(SQLModel, table=True):
     requested_by: str
     created_at: datetime = _when()
     expires_at: datetime = _when()
-    state: str = "pending"  # pending approved denied expired invalidated cancelled executing executed failed unknown
+    state: str = "pending"  # a bot.approvals.states.RequestState; its moves are that module's REQUEST_MOVES
     decided_by: str | None = None
     decided_at: datetime | None = _when(default=None)
     result: dict[str, Any] = _json()
@@ -187,7 +187,7 @@ class Execution(SQLModel, table=True):
     call: str
     started_at: datetime = _when()
     finished_at: datetime | None = _when(default=None)
-    outcome: str = "running"  # running | succeeded | waiting | failed
+    outcome: str = "running"  # a bot.approvals.states.ExecutionOutcome; its moves are EXECUTION_MOVES
     readback: dict[str, Any] = _json()
     error: str | None = None
 
@@ -242,7 +242,7 @@ class Job(SQLModel, table=True):
     key: str  # a channel, usually: its jobs keep their order
     name: str  # a function registered with bot.runtime.jobs.job
     args: str = Field(sa_type=Text)  # a JSON array, encoded once when submitted
-    state: str = "queued"  # queued | running | failed (done jobs are deleted)
+    state: str = "queued"  # a bot.runtime.jobs.JobState; its moves are JOB_MOVES (done jobs are deleted)
     attempts: int = 0
     enqueued_at: datetime = _when()
     claimed_at: datetime | None = _when(default=None)
