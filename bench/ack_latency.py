@@ -59,6 +59,7 @@ def steward_app():  # noqa: ANN201 - uvicorn factory
     from bot.config import load_config, load_settings
     from bot.runtime.logs import configure_logging
     from bot.store.db import Database
+    from handlers.door import DOOR
 
     url = os.environ["BENCH_DATABASE_URL"]
     settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
