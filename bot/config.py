@@ -14,6 +14,7 @@ from bot.policy.service import PolicySet, load_policies
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+LogFormat = Literal["text", "json"]
 
 
 class LogSettings(BaseSettings):
@@ -21,7 +22,7 @@ class LogSettings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
-    log_format: Literal["text", "json"] = "text"
+    log_format: LogFormat = "text"
 
 
 class DatabaseSettings(BaseSettings):

@@ -8,30 +8,49 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 
 from bot.cli import main
-from bot.config import LogSettings, read_settings
-from bot.runtime.logs import configure_logging
+from bot.config import LogFormat, LogSettings, read_settings
+from bot.runtime.jobs import job
+from bot.runtime.logs import configure_logging, request_context
+from bot.runtime.worker import Worker
 from tests.workspace import Workspace
+
+
+@contextmanager
+def steward_log(log_format: LogFormat) -> Iterator[io.StringIO]:
+    """The process log as `steward` sets it up, written here instead of stderr."""
+    output, root = io.StringIO(), logging.getLogger()
+    level = root.level
+    handler = configure_logging(log_format, output)
+    try:
+        yield output
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 @pytest.fixture
 def log_output(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
                workspace: Workspace) -> Iterator[io.StringIO]:
-    """The process log, set up the way `steward` sets it up from LOG_FORMAT (the test's parameter), with uvicorn's
-    access lines on as `steward serve` has them (once the workspace's servers have started, which turn them off)."""
+    """The log in the LOG_FORMAT of the test's parameter, read as `steward` reads it, with uvicorn's access lines on
+    as `steward serve` has them (once the workspace's servers have started, which turn them off)."""
     monkeypatch.setenv("LOG_FORMAT", request.param)
-    output = io.StringIO()
-    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
-    levels = root.level, access.level
-    handler = configure_logging(read_settings(LogSettings).log_format, output)
-    access.setLevel(logging.INFO)
-    yield output
-    root.removeHandler(handler)
-    root.setLevel(levels[0])
-    access.setLevel(levels[1])
+    access = logging.getLogger("uvicorn.access")
+    level = access.level
+    with steward_log(read_settings(LogSettings).log_format) as output:
+        access.setLevel(logging.INFO)
+        yield output
+    access.setLevel(level)
+
+
+@job
+def warn(rt: object, text: str) -> None:
+    logging.getLogger("tests.job").warning(text)
 
 
 def note_while_slack_refuses_the_post(workspace: Workspace) -> str:
@@ -77,3 +96,25 @@ def test_a_log_format_steward_does_not_know_is_refused_naming_the_setting(monkey
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "steward: LOG_FORMAT: Input should be 'text' or 'json'\n"
+
+
+def test_a_stored_job_logs_under_its_requests_id_when_another_worker_runs_it(db, clock):
+    acked = Worker(db, clock)
+    with request_context("0123456789abcdef"):
+        acked.submit("C1", warn, "disk almost full")
+    acked.shutdown()  # stored, not run: the next worker (after a restart, say) runs it
+
+    with steward_log("json") as output:
+        runner = Worker(db, clock)
+        runner.run_here(SimpleNamespace())
+        try:
+            assert runner.wait_idle()
+        finally:
+            runner.shutdown()
+
+    lines = [json.loads(line) for line in output.getvalue().splitlines()]
+    warning = [line for line in lines if line["message"] == "disk almost full"]
+    assert len(warning) == 1
+    assert warning[0]["request_id"] == "0123456789abcdef"
+    assert isinstance(warning[0]["job_id"], int)
+    assert "incident_id" not in warning[0]
