@@ -85,12 +85,11 @@ def current_request_id() -> str | None:
 
 
 @contextmanager
-def request_context(request_id: str | None = None) -> Iterator[str]:
-    """Lines written inside carry a request id (a new one unless given)."""
-    request_id = request_id or new_request_id()
-    token = _request_id.set(request_id)
+def request_context(request_id: str | None = None) -> Iterator[None]:
+    """Lines written inside, and jobs submitted inside, carry a request id (a new one unless given)."""
+    token = _request_id.set(request_id or new_request_id())
     try:
-        yield request_id
+        yield
     finally:
         _request_id.reset(token)
 
