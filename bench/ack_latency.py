@@ -55,17 +55,17 @@ THROUGHPUT_TARGET = 0.5  # Steward requests/s >= 50 % of floor
 
 def steward_app():  # noqa: ANN201 - uvicorn factory
     """Steward as `steward serve` builds it, for `uvicorn --factory ack_latency:steward_app`."""
-    import logging
-
     from bot.app import build, freeze_startup_heap
     from bot.config import load_config, load_settings
+    from bot.runtime.logs import configure_logging
     from bot.store.db import Database
+    from handlers.door import DOOR
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # as `steward serve`
     url = os.environ["BENCH_DATABASE_URL"]
     settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                              slack_api_url=os.environ["BENCH_API_URL"], database_url=url,
                              steward_config=Path(os.environ["BENCH_CONFIG"]), steward_secret="bench-steward-secret")
+    configure_logging(settings.log_format)  # as `steward serve`
     Database(url).upgrade()
     steward = build(settings, load_config(settings.steward_config), DOOR)
     freeze_startup_heap()  # as `steward serve` does

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -20,6 +20,7 @@ from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings, load_config
 from bot.runtime.context import Runtime
+from bot.runtime.logs import RequestIds, configure_logging
 from bot.runtime.scheduler import Scheduler
 from bot.slack.port import SlackPort, make_client
 from bot.store.db import Database
@@ -27,14 +28,11 @@ from bot.runtime.worker import POLL_SECONDS, Doorbell, Worker
 from bot.approvals.flow import reconcile_at_start
 from bot.approvals.message import draw_approval
 from bot.status.card import draw_card
-from bot.slack.messages import RefreshApproval, RefreshCard
+from bot.slack.messages import Drawer, RefreshApproval, RefreshCard
 from bot.timeline.ingest import Ingestor
 from bot.redact.redactor import Redactor
 from bot.timeline.catalog import ServiceCatalog
 from bot.timeline.webhooks import webhook_routes
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Door:
@@ -81,7 +79,8 @@ def freeze_startup_heap() -> None:
 def build_runtime(settings: Settings, config: Config, clock: Clock, doorbell: Doorbell | None = None) -> Runtime:
     db = Database(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    drawers = {RefreshCard: partial(draw_card, db), RefreshApproval: partial(draw_approval, db, settings.steward_secret)}
+    drawers: dict[type, Drawer] = {RefreshCard: partial(draw_card, db),
+                                   RefreshApproval: partial(draw_approval, db, settings.steward_secret)}
     return Runtime(settings=settings, config=config, db=db, clock=clock, slack=SlackPort(client, drawers),
                    worker=Worker(db, clock, doorbell), redactor=Redactor(config.steward.internal_host_patterns))
 
@@ -95,7 +94,7 @@ def run_worker_process(settings: Settings, listeners: Callable[[Runtime], Any], 
                        parent_pid: int) -> None:
     """A child of `steward serve` that runs the acked jobs, on its own interpreter lock. It ends when told to, or
     when the server that started it is gone."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     os.nice(5)  # acks come first: on a contended core this gets a quarter; Slack's 3 seconds cannot wait
     rt = build_runtime(settings, load_config(settings.steward_config), SystemClock(), doorbell)
     run_jobs_here(rt, listeners)
@@ -125,5 +124,6 @@ def _routes(rt: Runtime, slack_events: ASGIApp, webhooks: list[Route]) -> Starle
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             *webhooks,
-        ]
+        ],
+        middleware=[Middleware(RequestIds)],
     )

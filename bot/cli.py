@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -16,9 +15,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.audit import service as audit
-from bot.config import Config, DatabaseSettings, config_schema, load_config, load_settings
+from bot.config import Config, DatabaseSettings, LogSettings, config_schema, load_config, load_settings, read_settings
 from bot.errors import ConfigError
 from bot.policy.service import CRITICALITIES, Action, PolicyInput, evaluate
+from bot.runtime.logs import configure_logging
 from bot.store.db import Database
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -228,9 +228,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
     try:
+        configure_logging(read_settings(LogSettings).log_format)
         return COMMANDS[args.command](args)
     except ConfigError as error:
         print(f"steward: {error}", file=sys.stderr)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -13,7 +13,16 @@ from bot.errors import ConfigError
 from bot.policy.service import PolicySet, load_policies
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
-SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+LogFormat = Literal["text", "json"]
+
+
+class LogSettings(BaseSettings):
+    """How the process writes its log: `text` for people, `json` (one object per line) for a log pipeline."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    log_format: LogFormat = "text"
 
 
 class DatabaseSettings(BaseSettings):
@@ -24,7 +33,7 @@ class DatabaseSettings(BaseSettings):
     database_url: str = "sqlite:///./steward.db"
 
 
-class Settings(DatabaseSettings):
+class Settings(DatabaseSettings, LogSettings):
     """Process settings; the env names are the contract of DESIGN section 2."""
 
     slack_bot_token: str = "xoxb-unset"
@@ -55,10 +64,18 @@ class Settings(DatabaseSettings):
         return value
 
 
+AnySettings = TypeVar("AnySettings", bound=BaseSettings)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings; a missing required variable is one line naming it, not a traceback."""
+    return read_settings(Settings, **overrides)
+
+
+def read_settings(model: type[AnySettings], **overrides: Any) -> AnySettings:
+    """Read some of the settings (`LogSettings`, say), with load_settings' one-line errors."""
     try:
-        return Settings(**overrides)
+        return model(**overrides)
     except ValidationError as error:
         problems = []
         for item in error.errors():
@@ -71,6 +88,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _default_cadence() -> dict[Severity, int]:
+    return {"SEV1": 15, "SEV2": 30, "SEV3": 60}
+
+
 class StewardFile(_Strict):
     """steward.yml"""
 
@@ -79,9 +100,7 @@ class StewardFile(_Strict):
     status_channel: str | None = None
     admins: list[str] = Field(default_factory=list)
     lookback_minutes: int = Field(default=120, ge=0)
-    update_cadence_minutes: dict[Literal["SEV1", "SEV2", "SEV3", "SEV4"], int] = Field(
-        default_factory=lambda: {"SEV1": 15, "SEV2": 30, "SEV3": 60}
-    )
+    update_cadence_minutes: dict[Severity, int] = Field(default_factory=_default_cadence)
     alert_service_labels: list[str] = Field(default_factory=lambda: ["service", "app"])
     internal_host_patterns: list[str] = Field(default_factory=list)
     prometheus_url: str | None = None

@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from starlette.types import Receive, Scope, Send
@@ -23,6 +25,7 @@ from bot import metrics
 from bot.app import Door
 from bot.runtime.jobs import job
 from bot.runtime.context import Runtime
+from bot.runtime.logs import request_context
 from handlers import actions, commands, events
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ def build_slack_app(rt: Runtime) -> App:
 
 
 @job
-def dispatch(rt: Runtime, mode: str, body: Any, headers: dict[str, str]) -> None:
+def dispatch(rt: Runtime, mode: str, body: Any, headers: dict[str, str | Sequence[str]]) -> None:
     response = rt.slack_app.dispatch(BoltRequest(body=body, headers=headers, mode=mode))
     if response.status != 200:
         log.warning("Bolt answered %s to a stored Slack request: %s", response.status, response.body[:200])
@@ -115,14 +118,15 @@ async def _answer(send: Send, status: int, body: bytes = b"", content_type: byte
 def connect_socket_mode(rt: Runtime, app_token: str) -> SocketModeClient:
     """Socket Mode's door: acknowledge each envelope at once and store its payload for the worker."""
 
-    def receive(client: SocketModeClient, request: SocketModeRequest) -> None:
+    def receive(client: BaseSocketModeClient, request: SocketModeRequest) -> None:
         client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
-        try:
-            key = channel_key(request.payload)
-        except ValueError as error:
-            log.warning("ignored a Socket Mode %s request: %s", request.type, error)
-            return
-        rt.worker.submit(key, dispatch, "socket_mode", request.payload, {})
+        with request_context():
+            try:
+                key = channel_key(request.payload)
+            except ValueError as error:
+                log.warning("ignored a Socket Mode %s request: %s", request.type, error)
+                return
+            rt.worker.submit(key, dispatch, "socket_mode", request.payload, {})
 
     client = SocketModeClient(app_token=app_token, web_client=rt.slack.client)
     client.socket_mode_request_listeners.append(receive)

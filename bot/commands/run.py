@@ -9,6 +9,7 @@ from bot.commands.registry import Context, IncidentContext, IncidentSubcommand, 
 from bot.errors import BadCommand, NotIncidentChannel, UserError
 from bot.incidents import service as incidents
 from bot.runtime.context import Runtime
+from bot.runtime.logs import tag_incident
 from bot.commands import views as command_views
 from bot.slack import blocks
 from bot.slack.messages import Blocks, Message
@@ -42,6 +43,7 @@ def run_command(rt: Runtime, user: str, channel: str, text: str, response_url: s
                 incident = incidents.incident_in_channel(session, request.channel)
                 if incident is None:
                     raise NotIncidentChannel(parsed.name)
+                tag_incident(incident.id)
                 messages = spec.run(IncidentContext(rt, request, session, incident), parsed)
         else:
             messages = spec.run(Context(rt, request), parsed)

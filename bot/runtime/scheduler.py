@@ -28,6 +28,7 @@ from bot.runtime.context import Runtime
 from bot.store.models import Timer
 
 log = logging.getLogger(__name__)
+TIMERS = Timer.metadata.tables["timer"]
 # APScheduler says "Running job …" at INFO on every tick; our own lines say what matters.
 logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
@@ -58,8 +59,9 @@ def run_due(rt: Runtime, now: datetime | None = None) -> list[int]:
     now = now or rt.clock.now()
     with rt.db.session() as session:
         due = session.exec(
-            select(Timer.id).where(Timer.state == "pending", Timer.due_at <= now, Timer.kind.in_(list(TIMER_HANDLERS)))
-            .order_by(Timer.due_at, Timer.id)
+            select(TIMERS.c.id).where(TIMERS.c.state == "pending", TIMERS.c.due_at <= now,
+                                      TIMERS.c.kind.in_(list(TIMER_HANDLERS)))
+            .order_by(TIMERS.c.due_at, TIMERS.c.id)
         ).all()
     fired = []
     for timer_id in due:
@@ -76,10 +78,11 @@ def _fire(rt: Runtime, timer_id: int, now: datetime) -> list[Message] | None:
     fails leaves the timer pending for the next tick."""
     try:
         with rt.db.session() as session:
-            claim = update(Timer).where(Timer.id == timer_id, Timer.state == "pending").values(state="fired", fired_at=now)
-            if session.execute(claim).rowcount != 1:
+            claim = (update(TIMERS).where(TIMERS.c.id == timer_id, TIMERS.c.state == "pending")
+                     .values(state="fired", fired_at=now))
+            if session.exec(claim).rowcount != 1:
                 return None
-            timer = session.get(Timer, timer_id)
+            timer = session.get_one(Timer, timer_id)  # claimed just now, in this transaction: it is there
             return TIMER_HANDLERS[timer.kind](rt, session, timer)
     except Exception:
         log.exception("timer %s failed; it stays pending and the next tick retries it", timer_id)
@@ -118,6 +121,8 @@ class LeaderLock:
     def still_held(self) -> bool:
         if self._engine is None:
             return True
+        if self._connection is None:  # closed when a check failed; only acquire() connects again
+            return False
         try:
             self._connection.execute(text("SELECT 1"))
             return True

@@ -45,7 +45,9 @@ class LoopbackServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
+        # uvicorn's own lines go through the process's logging set-up (log_config=None), its access lines off at
+        # this level: these servers are the sandbox's, the demo's and the tests'.
+        config = uvicorn.Config(self.app, log_config=None, log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=1)
         self._server = _QuickServer(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
@@ -67,4 +69,5 @@ class LoopbackServer:
 
 
 def serve_forever(app: Any, host: str, port: int) -> None:
-    uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+    """`steward serve`: uvicorn's lines, its access log among them, go through the one logging set-up."""
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None, lifespan="off")

@@ -21,9 +21,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Delete, Update, bindparam, delete, func, select, update
 
-from bot.runtime import jobs
+from bot.runtime import jobs, logs
 from bot.runtime.jobs import JOB_MOVES, JobState
 
 from bot import metrics
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JOB = Job.__table__
+JOB = Job.metadata.tables["job"]
 ACTIVE = (JobState.QUEUED, JobState.RUNNING)
 POLL_SECONDS = 1.0  # how often an idle runner looks for jobs another replica stored (a local submit rings at once)
 # A running job's worker renews its lease while it lives; a job whose lease ran out was abandoned by a worker that
@@ -69,7 +69,7 @@ def _claim_statement() -> Any:
         update(JOB).where(JOB.c.id == next_id, JOB.c.state == JobState.QUEUED)
         .values(state=JOB_MOVES.check(JobState.QUEUED, JobState.RUNNING), claimed_at=bindparam("now", type_=UTCDateTime()), claimed_by=bindparam("worker"),
                 attempts=JOB.c.attempts + 1)
-        .returning(JOB.c.id, JOB.c.name, JOB.c.args)
+        .returning(JOB.c.id, JOB.c.name, JOB.c.args, JOB.c.request_id)
     )
 
 
@@ -107,9 +107,10 @@ class Worker:
     # --- the door's side --------------------------------------------------------------------------------------
 
     def submit(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue `fn(rt, *args)`; the arguments must be JSON (checked here, where the caller can see the error)."""
+        """Queue `fn(rt, *args)`; the arguments must be JSON (checked here, where the caller can see the error).
+        The job keeps the request id of the request (or job) submitting it, for its log lines."""
         row = {"key": key, "name": jobs.name_of(fn), "args": orjson.dumps(args).decode(), "state": JobState.QUEUED,
-               "attempts": 0, "enqueued_at": self.clock.now()}
+               "attempts": 0, "enqueued_at": self.clock.now(), "request_id": logs.current_request_id()}
         with self._lock:
             self._buffer.append(row)
             self._submitted += 1
@@ -203,20 +204,23 @@ class Worker:
             if claimed is None:
                 self.doorbell.wait(POLL_SECONDS)
                 continue
+            job_id, name, args, request_id = claimed
             with self._lock:
                 self._running += 1
             try:
-                self._run(rt, worker_id, *claimed)
+                with logs.job_context(job_id, request_id):
+                    self._run(rt, worker_id, job_id, name, args)
             finally:
                 with self._lock:
                     self._running -= 1
 
-    def _claim(self, worker_id: str) -> tuple[int, str, list[Any]] | None:
+    def _claim(self, worker_id: str) -> tuple[int, str, list[Any], str | None] | None:
         with self.db.engine.begin() as connection:
             row = connection.execute(CLAIM, {"now": LEASE_CLOCK.now(), "worker": worker_id}).first()
-        return None if row is None else (row.id, row.name, orjson.loads(row.args))
+        return None if row is None else (row.id, row.name, orjson.loads(row.args), row.request_id)
 
     def _run(self, rt: Runtime, worker_id: str, job_id: int, name: str, args: list[Any]) -> None:
+        outcome: Update | Delete
         try:
             jobs.lookup(name)(rt, *args)
         except Exception as error:

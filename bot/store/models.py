@@ -248,3 +248,4 @@ class Job(SQLModel, table=True):
     claimed_at: datetime | None = _when(default=None)
     claimed_by: str | None = None
     error: str | None = None
+    request_id: str | None = None  # of the Slack request or webhook delivery it came from: its log lines carry it
