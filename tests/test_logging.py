@@ -18,7 +18,7 @@ from bot.config import LogFormat, LogSettings, read_settings
 from bot.runtime.jobs import job
 from bot.runtime.logs import configure_logging, request_context
 from bot.runtime.worker import Worker
-from tests.workspace import Workspace
+from tests.workspace import COMMANDER, Workspace
 
 
 @contextmanager
@@ -118,3 +118,20 @@ def test_a_stored_job_logs_under_its_requests_id_when_another_worker_runs_it(db,
     assert warning[0]["request_id"] == "0123456789abcdef"
     assert isinstance(warning[0]["job_id"], int)
     assert "incident_id" not in warning[0]
+
+
+@pytest.mark.parametrize("log_output", ["json"], indirect=True)
+def test_a_clicks_lines_carry_the_incident_the_button_belongs_to(log_output, workspace):
+    channel = workspace.declare("Checkout errors")
+    incident = workspace.incident_id(channel)
+    workspace.command("status", channel=channel)
+    draft = workspace.slack.last_ephemeral(COMMANDER)
+    workspace.slack.fail_next("chat.postMessage", "is_archived")  # the published update's post
+
+    assert workspace.slack.click_button(draft, "status_publish", user=COMMANDER).status_code == 200
+    workspace.settle()
+
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    [failure] = [line for line in lines if line["message"].startswith("Slack call") and "is_archived" in line["message"]]
+    assert failure["incident_id"] == incident
+    assert isinstance(failure["job_id"], int)

@@ -30,6 +30,7 @@ from bot.runtime.context import Runtime
 from bot.runtime.scheduler import on_timer
 from bot.status.flow import Resolution, on_resolved
 from bot.store.models import ApprovalRequest, Incident, Timer
+from bot.runtime.logs import tag_incident
 
 AGENT_PREFIXES = ("B",)
 
@@ -131,6 +132,7 @@ def approve(rt: Runtime, user: str, channel: str, value: str, response_url: str 
         agent = is_agent(rt, user)
         with rt.db.session() as session:
             request = check_approval(rt, session, session.get(ApprovalRequest, request_id), given, user, agent)
+            tag_incident(request.incident_id)
             if not transition(session, request, RequestState.PENDING, RequestState.EXECUTING, event="approved",
                               actor=user, at=rt.clock.now(), decided_by=user, decision=request.decision,
                               rule=request.rule_id, approver=user):
@@ -151,6 +153,7 @@ def deny(rt: Runtime, user: str, channel: str, value: str, response_url: str | N
             request = session.get(ApprovalRequest, request_id)
             if request is None or not valid_token(rt.settings.steward_secret, request, given):
                 raise Refusal("This button is not valid; nothing was done.")
+            tag_incident(request.incident_id)
             roles = view_of(session, incident_of(session, request)).roles
             if user != request.requested_by and not any(user in roles.get(r, []) for r in request.required_roles):
                 raise Refusal("Only an approver of this request, or whoever requested it, can deny it.")

@@ -24,6 +24,7 @@ from bot.runtime.context import Runtime
 from bot.store.bulk import insert_new
 from bot.store.models import ApprovalRequest, Execution
 from bot.timeline.record import TRUSTED, record_event
+from bot.runtime.logs import tag_incident
 
 log = logging.getLogger(__name__)
 RECONCILE_AFTER = timedelta(minutes=2)
@@ -49,6 +50,7 @@ def execute(rt: Runtime, request_id: str, approver: str) -> list[Message]:
     """Run an approved (executing) request once. Returns what to say; never raises for an executor failure."""
     with rt.db.session() as session:
         request = request_by_id(session, request_id)
+        tag_incident(request.incident_id)
         action = ACTIONS[request.action]
         params = {**request.params, "environment": request.environment}
         key = action.idempotency_key(params, request.environment, request.incident_id)

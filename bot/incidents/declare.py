@@ -13,6 +13,7 @@ from bot.timeline.ingest import attach_history
 from bot.slack.messages import Message, Post, RefreshCard
 from bot.runtime.context import Runtime
 from bot.store.models import Incident
+from bot.runtime.logs import tag_incident
 
 
 def check_services(rt: Runtime, services: list[str]) -> None:
@@ -34,6 +35,7 @@ def open_incident(
         rt.db, rt.clock, title=rt.redactor.redact(title), declared_by=user, severity=severity,
         services=services, environment=environment,
     )
+    tag_incident(incident.id)
     try:
         channel_id, name = _create_channel(rt, incident)
     except SlackApiError as error:

@@ -29,6 +29,7 @@ from bot.runtime.context import Runtime
 from bot.status.draft import StatusDraft, draft_status_update, firing_alerts, require_update_owner
 from bot.store.models import Incident, StatusUpdate
 from bot.timeline.record import HUMAN, events_for, record_event
+from bot.runtime.logs import tag_incident
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def _draft_in(session: Session, value: str, channel: str) -> tuple[StatusUpdate,
     incident = session.get(Incident, stored.incident_id) if stored else None
     if stored is None or incident is None or incident.channel_id != channel:
         raise UserError("That button's data is not a draft of this channel's incident; nothing was done.")
+    tag_incident(incident.id)
     return stored, incident
 
 

@@ -21,6 +21,7 @@ from bot.runtime.scheduler import on_timer
 from bot.status.draft import require_update_owner
 from bot.store.models import Incident, Timer
 from bot.timeline.record import HUMAN, record_event
+from bot.runtime.logs import tag_incident
 
 REMINDER = "update_reminder"
 SNOOZE_MINUTES = (30, 60, 120)
@@ -80,6 +81,7 @@ def _snooze(rt: Runtime, user: str, channel: str, value: str) -> tuple[int, date
         incident = incident_in_channel(session, channel)
         if incident is None:
             raise UserError("This reminder's incident is not in this channel; nothing was snoozed.")
+        tag_incident(incident.id)
         require_update_owner(view_of(session, incident), user, "snooze update reminders")
         if incident.status == "resolved":
             raise UserError(f"{incident.id} is resolved; there are no more update reminders.")
