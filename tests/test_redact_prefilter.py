@@ -56,6 +56,6 @@ def test_with_the_prefilter_the_rules_redact_what_they_redact_alone(rules_only: 
         assert [rules_only.redact(each) for each in batch] == expected
         assert rules_only.redact_all(batch) == expected
         labels = {f"k{i}": each for i, each in enumerate(batch)}
-        assert rules_only.redact_flat(batch, [labels]) == (expected, [dict(zip(labels, expected))])
+        assert rules_only.redact_flat(batch, [labels]) == (expected, [dict(zip(labels, expected, strict=True))])
 
     check()
