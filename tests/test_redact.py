@@ -6,6 +6,7 @@ literal that a secret scanner on the repository would flag.
 from __future__ import annotations
 
 import random
+import re
 import string
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ import pytest
 
 from bot.redact import redactor as redact_module
 from bot.redact.redactor import Redactor, neutralise, quote_untrusted
+from bot.redact.triggers import triggers
 
 ALNUM = string.ascii_letters + string.digits
 LOWER_ALNUM = string.ascii_lowercase + string.digits
@@ -118,7 +120,7 @@ PLUGIN_ONLY = [
 
 @pytest.mark.parametrize("text", [c[1] for c in PLUGIN_ONLY], ids=[c[0] for c in PLUGIN_ONLY])
 def test_detect_secrets_findings_survive_the_prefilter(redactor: Redactor, text: str) -> None:
-    secret = text.split()[-1].split("=", 1)[-1].strip('"')
+    secret = text.rsplit(maxsplit=1)[-1].split("=", 1)[-1].strip('"')
     redacted = redactor.redact(text)
     assert secret not in redacted
     assert "[REDACTED:" in redacted
@@ -294,7 +296,8 @@ def test_flat_mappings_are_redacted_as_each_would_be() -> None:
              + fuzz_corpus(600, seed=5))
     keys = ["summary", "description", "runbook_url", "password", "severity", "db_password", "instance", "X-Api-Key",
             "ssh_key_name", "sessionToken", "dana.kim@example.com", "api-key", "[REDACTED:email]"]
-    mappings = [{key: text for key, text in zip(keys[n % len(keys):] + keys, texts[n:n + 2])} for n in range(len(texts))]
+    mappings = [{key: text for key, text in zip(keys[n % len(keys):] + keys, texts[n:n + 2], strict=False)}
+                for n in range(len(texts))]
     mappings += [{"password": ""}, {"password": "[REDACTED:password]"}, {}, {"summary": "clean", "severity": "page"}]
     for redactor in (Redactor(internal_host_patterns=[r"\.corp\.internal$"]), Redactor()):
         names, redacted = redactor.redact_flat(texts[:40], mappings)
@@ -368,3 +371,20 @@ def test_quote_untrusted_truncates_to_the_default_limit() -> None:
     assert quoted.startswith("> word word")
     assert quoted.endswith("…")
     assert len(quoted) <= len("> ") + 500
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("pwd:hunter2", "pwd:[REDACTED:password]"),
+    ("token:abc123", "token:[REDACTED:token]"),
+    ("xoxb-1234567890", "[REDACTED:slack-token]"),
+])
+def test_short_plain_looking_text_with_a_secret_is_redacted(redactor: Redactor, text: str, expected: str) -> None:
+    # Label values this short once skipped every rule; these three went through as they were.
+    assert redactor.redact(text) == expected
+    assert redactor.redact_all([text]) == [expected]
+
+
+def test_a_rule_without_literal_text_is_refused_when_it_is_written() -> None:
+    # No trigger could gate it, so the prefilter would pass over its matches.
+    with pytest.raises(ValueError, match="no literal text"):
+        triggers(re.compile(r"[A-Za-z0-9]{40}"))

@@ -7,20 +7,23 @@ with placeholders like ``[REDACTED:aws-key]`` before anything is stored or poste
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
 import ahocorasick
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.filters import heuristic
-from detect_secrets.plugins.base import RegexBasedDetector
+from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
 from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
 from detect_secrets.plugins.ip_public import IPPublicDetector
 from detect_secrets.plugins.keyword import KeywordDetector
+
+from bot.redact.triggers import fold, triggers
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +45,39 @@ def _is_placeholder(value: str) -> bool:
 class _Rule:
     """A pattern whose group `secret` (or the whole match) becomes a placeholder of `kind`.
 
-    `triggers` are lower-case substrings without which the pattern cannot match: a substring
+    `triggers` are folded substrings without which the pattern cannot match, read from the pattern: a substring
     test costs a fraction of a regex search, and most text contains none of them.
     """
 
     kind: str
-    triggers: tuple[str, ...]
     pattern: re.Pattern[str]
     replace: Callable[[re.Match[str]], str] | None = None
     # Every match begins in the unbroken run of text that holds one of its triggers, so in ASCII text (where a
     # case-insensitive match is one of the lower-cased triggers) none begins before the last space ahead of the first.
     starts_by_trigger: bool = False
+    triggers: tuple[str, ...] = field(init=False)
 
-    def apply(self, text: str, lowered: str) -> str:
-        if not _contains_any(lowered, self.triggers):
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "triggers", triggers(self.pattern))
+
+    def apply(self, text: str, folded: str) -> str:
+        if not _contains_any(folded, self.triggers):
             return text
         if not self.starts_by_trigger:
-            return self.pattern.sub(self.replace or self._replace, text)
+            return self.replace_all(text)
         start = 0
         if text.isascii():
-            # `lowered` is the text before earlier rules replaced parts of it: offsets come from the text as it is.
+            # `folded` is the text before earlier rules replaced parts of it: offsets come from the text as it is.
             current = text.lower()
             first = min((at for at in map(current.find, self.triggers) if at >= 0), default=-1)
             if first < 0:
                 return text
             start = text.rfind(" ", 0, first) + 1
         return _sub_from(self.pattern, self.replace or self._replace, text, start)
+
+    def replace_all(self, text: str) -> str:
+        """The rule applied to the whole of `text`, ungated: what `apply` must give."""
+        return self.pattern.sub(self.replace or self._replace, text)
 
     def _replace(self, match: re.Match[str]) -> str:
         group = "secret" if "secret" in self.pattern.groupindex else 0
@@ -77,7 +87,8 @@ class _Rule:
 def _sub_from(pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str], text: str, start: int) -> str:
     """`pattern.sub(replace, text)` for a pattern that matches nothing before `start`: searching the whole of a line
     for an assignment cost 10 µs of the 25 it takes to redact one."""
-    parts, cursor = [], 0
+    parts: list[str] = []
+    cursor = 0
     for match in pattern.finditer(text, start):
         parts += (text[cursor:match.start()], replace(match))
         cursor = match.end()
@@ -88,7 +99,8 @@ def _sub_from(pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str],
 
 
 def _contains_any(text: str, needles: tuple[str, ...]) -> bool:
-    for needle in needles:
+    # A plain loop: any() over a generator costs a frame per call on the hottest path.
+    for needle in needles:  # noqa: SIM110
         if needle in text:
             return True
     return False
@@ -155,35 +167,34 @@ def _redact_assignment(match: re.Match[str]) -> str:
 _RULES: tuple[_Rule, ...] = (
     # Before everything else: a key block spans lines, and an unterminated one is redacted to
     # the end rather than half-leaked.
-    _Rule("private-key", ("private key",), re.compile(
+    _Rule("private-key", re.compile(
         r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
         r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL)),
     # Before e-mail, so user:pass@host keeps its user and host.
-    _Rule("password", ("://",), re.compile(
+    _Rule("password", re.compile(
         r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(?P<secret>[^\s/?#]+)(?=@)")),
-    _Rule("slack-webhook", ("hooks.slack.com",), re.compile(
+    _Rule("slack-webhook", re.compile(
         r"https://hooks\.slack\.com/(?P<secret>(?:services|workflows|triggers)/[A-Za-z0-9_/-]+)")),
-    _Rule("authorization", ("authorization",), re.compile(
+    _Rule("authorization", re.compile(
         r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
         r"(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?(?P<secret>[^\s\"',;]+)")),
-    _Rule("cookie", ("cookie",), re.compile(
+    _Rule("cookie", re.compile(
         r"(?i)\b(?:set-)?cookie[\"']?[ \t]*[:=][ \t]*(?P<secret>[^\r\n\"']+)")),
     # Tokens almost always carry a digit; prose like "bearer authentication" does not.
-    _Rule("bearer", ("bearer",), re.compile(
+    _Rule("bearer", re.compile(
         r"(?i)\bbearer\s+(?P<secret>(?=[A-Za-z._~+/-]*[0-9])[A-Za-z0-9._~+/-]{8,}=*)")),
-    _Rule("jwt", ("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    _Rule("aws-key", ("akia", "asia", "abia", "acca", "a3t"), re.compile(
+    _Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
+    _Rule("aws-key", re.compile(
         r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
-    _Rule("slack-token", ("xox", "xapp-"), re.compile(r"\b(?:xox[abposre]|xapp-\d)-[A-Za-z0-9-]{10,}")),
-    _Rule("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), re.compile(
+    _Rule("slack-token", re.compile(r"\b(?:xox[abposre]|xapp-\d)-[A-Za-z0-9-]{10,}")),
+    _Rule("github-token", re.compile(
         r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
-    _Rule("gitlab-token", ("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
-    _Rule("google-api-key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    _Rule("stripe-key", ("k_live_", "k_test_"), re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
-    _Rule("secret", ("pass", "pwd", "secret", "token", "key", "credential", "sig"),
-          _ASSIGNMENT, _redact_assignment, starts_by_trigger=True),
+    _Rule("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
+    _Rule("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    _Rule("stripe-key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
+    _Rule("secret", _ASSIGNMENT, _redact_assignment, starts_by_trigger=True),
     # An e-mail after "://" is the user part of a URL, not an address.
-    _Rule("email", ("@",), re.compile(
+    _Rule("email", re.compile(
         r"(?<![\w.%+-])(?<!://)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")),
 )
 
@@ -254,11 +265,12 @@ class _SecretScanner:
     """
 
     def __init__(self) -> None:
+        # Read from instances: the base classes declare secret_type and denylist as abstract properties.
+        plugins: Iterable[type[BasePlugin]] = get_mapping_from_secret_type_to_class().values()
+        detectors = [cls() for cls in plugins
+                     if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_PLUGINS]
         self._patterns: list[tuple[str, re.Pattern[str]]] = [
-            (_slug(cls.secret_type), pattern)
-            for cls in get_mapping_from_secret_type_to_class().values()
-            if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_PLUGINS
-            for pattern in cls.denylist
+            (_slug(detector.secret_type), pattern) for detector in detectors for pattern in detector.denylist
         ]
         self._keyword = KeywordDetector()
         self._entropy = Base64HighEntropyString()
@@ -298,7 +310,7 @@ class _SecretScanner:
         if (not _contains_any(line, _QUOTES) or not _KEYWORD_SHAPE.search(line.lower())
                 or heuristic.is_indirect_reference(line)):
             return []
-        spans = []
+        spans: list[tuple[int, int, str]] = []
         for value in self._keyword.analyze_string(line):
             if len(value) < 4 or _is_filtered(value):
                 continue
@@ -381,8 +393,7 @@ def _replace_spans(line: str, spans: list[tuple[int, int, str]]) -> str:
             continue
         if start < cursor:
             # Overlaps the previous replacement: extend it rather than leak the tail.
-            if end > cursor:
-                cursor = end
+            cursor = max(cursor, end)
             continue
         out.append(line[cursor:start])
         out.append(placeholder(kind))
@@ -393,25 +404,21 @@ def _replace_spans(line: str, spans: list[tuple[int, int, str]]) -> str:
 
 # --- The redactor -----------------------------------------------------------------------------
 
-_SCANNER: _SecretScanner | None = None
-
-
+@functools.cache
 def _scanner() -> _SecretScanner:
-    # Built on first use and shared: it is immutable, so a race only builds it twice.
-    global _SCANNER
-    if _SCANNER is None:
-        _SCANNER = _SecretScanner()
-    return _SCANNER
+    # Built on first use and shared: it is immutable.
+    return _SecretScanner()
 
 
+# Shorter than any run _TOKEN_RUN takes for a random token.
 _PLAIN_MAX = 16
-_PLAIN = re.compile(r"[\w.:/-]*")
 
-# What `_redact` needs before it changes anything, in lower-cased text: a rule's trigger, a word or prefix that sends
-# a line to the scanner (the case-sensitive prefixes too, lower-cased: finding more costs only a needless scan), or a
+# What `_redact` needs before it changes anything, in folded text: a rule's trigger, a word or prefix that sends a line
+# to the scanner (the case-sensitive prefixes too, lower-cased: finding more costs only a needless scan), or a
 # placeholder already there. (In the text as it is: a random-looking run, or a dot where internal hosts are redacted.)
-# None of these spans a line break.
-_LOWERED_NEEDLES = tuple(dict.fromkeys(
+# The rules' triggers come from the rules (see triggers.py); the scanner's words and prefixes are the gate of
+# `_SecretScanner.should_scan`, which lower-cases where this folds: folding finds every ASCII needle lower-casing does.
+_FOLDED_NEEDLES = tuple(dict.fromkeys(
     [*(trigger for rule in _RULES for trigger in rule.triggers), *_SCAN_WORDS, *_SCAN_PREFIXES,
      *(prefix.lower() for prefix in _SCAN_PREFIXES_EXACT), "-us", "[redacted:"]))
 
@@ -425,7 +432,7 @@ def _automaton(needles: Iterable[str]) -> Any:
     return automaton
 
 
-_LOWERED_AUTOMATON = _automaton(_LOWERED_NEEDLES)
+_FOLDED_AUTOMATON = _automaton(_FOLDED_NEEDLES)
 # _TOKEN_RUN's starts in text that begins with a line break: matching the character before a run, instead of looking
 # behind at every offset, halves the search. The '=' padding is looked at, not consumed, so the next run may follow it.
 _TOKEN_RUN_START = re.compile(r"[^A-Za-z0-9+/_-]([A-Za-z0-9+/_-]{20,})(?=(={0,2}))")
@@ -450,10 +457,11 @@ class Redactor:
         return self._redact_one(text)
 
     def _is_plain(self, text: str) -> bool:
-        # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted; nothing
-        # this short and plain can hold a token (the shortest, an AWS key id, has 20 characters), and without a
-        # dot it is no host name either.
-        return len(text) <= _PLAIN_MAX and _PLAIN.fullmatch(text) is not None and not (self._internal_hosts and "." in text)
+        # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted. Text this short
+        # holds no random-looking run; without a needle no rule matches and the scanner is not called, and without a
+        # dot it is no host name either. ("pwd:hunter2" and "xoxb-1234567890" are short and have needles.)
+        return (len(text) <= _PLAIN_MAX and not (self._internal_hosts and "." in text)
+                and next(_FOLDED_AUTOMATON.iter(fold(text)), None) is None)
 
     def _redact_one(self, text: str) -> str:
         try:
@@ -484,12 +492,14 @@ class Redactor:
         rewrite = self._rewrite(strings, keys)
         return [rewrite.value(value) for value in values]
 
-    def redact_flat(self, texts: Sequence[str], mappings: Sequence[dict[str, str]]) -> tuple[list[str], list[dict[str, str]]]:
-        """`redact` of each text and `redact_mapping` of each mapping, for mappings of strings to strings such as an alert
-        group's labels and annotations: their strings are gathered, and the mappings with nothing to change copied,
-        without a Python step for each entry (a third of redacting a delivery)."""
+    def redact_flat(
+            self, texts: Sequence[str], mappings: Sequence[dict[str, str]]) -> tuple[list[str], list[dict[str, str]]]:
+        """`redact` of each text and `redact_mapping` of each mapping, for mappings of strings to strings such as an
+        alert group's labels and annotations: their strings are gathered, and the mappings with nothing to change
+        copied, without a Python step for each entry (a third of redacting a delivery)."""
         keys = dict.fromkeys(chain.from_iterable(mappings))
-        rewrite = self._rewrite(dict.fromkeys(chain(texts, keys, chain.from_iterable(map(dict.values, mappings)))), keys)
+        values = chain.from_iterable(map(dict.values, mappings))
+        rewrite = self._rewrite(dict.fromkeys(chain(texts, keys, values)), keys)
         return [rewrite.value(text) for text in texts], [rewrite.flat_mapping(mapping) for mapping in mappings]
 
     def _rewrite(self, strings: dict[str, None], keys: dict[str, None]) -> _Rewrite:
@@ -500,28 +510,24 @@ class Redactor:
     def _suspects(self, strings: list[str]) -> list[str]:
         """The strings `redact` might change; it returns every other one as it is.
 
-        Each needle (see _LOWERED_NEEDLES) is looked for once in all the strings joined by newlines, where none can
+        Each needle (see _FOLDED_NEEDLES) is looked for once in all the strings joined by newlines, where none can
         match across two strings.
         """
         text = "\n" + "\n".join(strings)
         hits = [run.start(1) for run in _TOKEN_RUN_START.finditer(text) if _looks_random(run.group(1) + run.group(2))]
         if self._internal_hosts:
             hits.extend(_occurrences(text, "."))
-        lowered = text.lower()
-        if len(lowered) == len(text):  # every character lower-cased to one: the offsets are the text's
-            return [strings[i] for i in _owners(strings, [*hits, *_found(_LOWERED_AUTOMATON, lowered)])]
-        # Lower-casing lengthened a string (U+0130): lower-cased hits are placed by the lower-cased strings' offsets.
-        each = [s.lower() for s in strings]
-        suspects = {*_owners(strings, hits), *_owners(each, _found(_LOWERED_AUTOMATON, "\n" + "\n".join(each)))}
-        return [strings[i] for i in suspects]
+        # Folding keeps every offset, so hits in the folded text are placed by the text's.
+        hits.extend(_found(_FOLDED_AUTOMATON, fold(text)))
+        return [strings[i] for i in _owners(strings, hits)]
 
     def _redact(self, text: str) -> str:
-        # Triggers only gate; a stale lower-cased copy after a replacement can only cost a
+        # Triggers only gate; a stale folded copy after a replacement can only cost a
         # needless search, since placeholders never need a later rule. Whatever can change text
         # here must have its needle in _suspects, which clears text for redact_all without this.
-        lowered = text.lower()
+        folded = fold(text)
         for rule in _RULES:
-            text = rule.apply(text, lowered)
+            text = rule.apply(text, folded)
         if self._internal_hosts and "." in text:
             text = _HOST.sub(self._redact_host, text)
         return "".join(self._scan_line(line) for line in text.splitlines(keepends=True))
@@ -607,8 +613,10 @@ class _Rewrite:
         for key, item in value.items():
             if isinstance(item, str) and isinstance(key, str):
                 kind = self._credential_kinds.get(key)
-                withheld = kind is not None and item and not _is_placeholder(item)
-                out[get(key, key)] = placeholder(kind) if withheld else get(item, item)
+                if kind is not None and item and not _is_placeholder(item):
+                    out[get(key, key)] = placeholder(kind)
+                else:
+                    out[get(key, key)] = get(item, item)
             else:
                 out[self.value(key)] = self.value(item)
         return out
