@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, type_coerce
 from sqlmodel import Session
 
-from bot.runtime.heap import paused_gc
 from bot.store.bulk import insert_new
 from bot.store.models import TimelineEvent
 from bot.store.types import FastJSON, json_text
@@ -82,13 +81,12 @@ class TimelineRow(NamedTuple):
 
 def events_for(session: Session, incident_id: str) -> list[TimelineRow]:
     """The incident's events in time order. Timelines grow to tens of thousands of events, so this reads only the
-    columns readers use, and returns named tuples: ORM objects cost several times more to build than the assembly
-    that reads them, and SQLAlchemy rows answer by name about twenty times slower."""
+    columns readers use, and returns named tuples: ORM objects cost more to build than the assembly that reads them,
+    and SQLAlchemy rows answer by name far slower (bench/README.md, timeline)."""
     table = TimelineEvent.__table__
     columns = [type_coerce(table.c.details, FastJSON()) if name == "details" else table.c[name]
                for name in TimelineRow._fields]
     query = select(*columns).where(table.c.incident_id == incident_id).order_by(table.c.at, table.c.id)
-    with paused_gc():
-        # Built row by row from the result, not from `.all()`: a list of SQLAlchemy rows held beside the named tuples
-        # doubles the memory the read touches (measured: the load 10-20 % slower at 5,000 and 50,000 events).
-        return [TimelineRow._make(row) for row in session.execute(query)]
+    # Built row by row from the result, not from `.all()`: a list of SQLAlchemy rows held beside the named tuples
+    # doubles the memory the read touches.
+    return [TimelineRow._make(row) for row in session.execute(query)]
