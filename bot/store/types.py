@@ -28,14 +28,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            # Not value.replace(tzinfo=...): that parses keywords and costs several times more, on every row read.
+            # Not value.replace(tzinfo=...): that parses keywords, on every row read (bench/README.md, timeline).
             return datetime.combine(value.date(), value.time(), timezone.utc)
         return value.astimezone(timezone.utc)
 
 
 class FastJSON(TypeDecorator[Any]):
-    """JSON read with orjson, several times faster than `json` on long timelines; written as `JSON` writes it (bulk
-    inserts write with `json_text`).
+    """JSON read with orjson, which long timelines need (bench/README.md, timeline); written as `JSON` writes it
+    (the engine's serializer, `json_text`).
     Where the driver decodes JSON itself (psycopg) nothing changes. Integers beyond 64 bits come back as floats."""
 
     impl = JSON
@@ -64,7 +64,7 @@ _SORTED = _OPTIONS | orjson.OPT_SORT_KEYS
 
 
 def json_text(value: Any, default: Callable[[Any], Any] | None = None, *, sort_keys: bool = False) -> str:
-    """`value` as compact JSON, written by orjson (ten times faster than `json` on a dozen labels); by `json` when
+    """`value` as compact JSON, written by orjson (the engine writes JSON columns with it); by `json` when
     orjson refuses it (integers beyond 64 bits, lone surrogates, keys that are not strings), so whatever `json`
     writes is still written. NaN and the infinities, which JSON has no word for, are written as null."""
     try:

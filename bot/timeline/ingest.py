@@ -54,7 +54,7 @@ class Ingested:
 
 
 # Read on every delivery: five columns as plain rows, not whole ORM objects, from a statement built once, run on the
-# session's connection (the ORM's own execute cost a third more).
+# session's connection (the ORM's own execute costs more).
 _OPEN_INCIDENTS = select(
     Incident.__table__.c["id", "channel_id", "services", "environment", "detected_at"]
 ).where(Incident.__table__.c.status != "resolved")
