@@ -18,11 +18,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime stored; use bot.clock")
-        return value.astimezone(timezone.utc)
+        return None if value is None else utc_instant(value)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
@@ -31,6 +27,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             # Not value.replace(tzinfo=...): that parses keywords, on every row read (bench/README.md, timeline).
             return datetime.combine(value.date(), value.time(), timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def utc_instant(value: datetime) -> datetime:
+    """The instant a stored time holds, in UTC; a naive time is refused, since it names no instant."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime stored; use bot.clock")
+    return value.astimezone(timezone.utc)
 
 
 class FastJSON(TypeDecorator[Any]):

@@ -145,7 +145,7 @@ class Fields:
     def text(self, key: str, *, allow_empty: bool = False) -> str:
         value = self.data.get(key)
         if not isinstance(value, str):
-            self._typed(key, self._present(key), str, "a string")  # raises, naming what is there instead
+            value = self._typed(key, self._present(key), str, "a string")  # raises, naming what is there instead
         if not value and not allow_empty:
             self.fail(key, "empty")
         return value
