@@ -60,6 +60,7 @@ def steward_app():  # noqa: ANN201 - uvicorn factory
     from bot.app import build, freeze_startup_heap
     from bot.config import load_config, load_settings
     from bot.store.db import Database
+    from handlers.door import DOOR
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # as `steward serve`
     url = os.environ["BENCH_DATABASE_URL"]
