@@ -12,7 +12,8 @@ from sqlmodel import Session
 from bot.store.types import json_text, utc_instant
 
 
-def insert_new(session: Session, table: Table, rows: Sequence[dict[str, Any]], *returning: Column[Any]) -> list[tuple[Any, ...]]:
+def insert_new(session: Session, table: Table, rows: Sequence[dict[str, Any]],
+               *returning: Column[Any]) -> list[tuple[Any, ...]]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING the `returning` columns of the rows that were new, as tuples.
 
     One statement for the batch, on SQLite and PostgreSQL alike; every row has the same keys. A refused row (a NULL,
