@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Table, Text, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import UTCDateTime
@@ -16,6 +16,14 @@ def _when(**kwargs: Any) -> Any:
 
 def _json(default_factory: Any = dict) -> Any:
     return Field(default_factory=default_factory, sa_type=JSON)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a table model, for statements that skip the ORM (SQLModel leaves `__table__` untyped)."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
 
 
 class Incident(SQLModel, table=True):

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, DateTime
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
@@ -18,24 +19,39 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime stored; use bot.clock")
-        return value.astimezone(timezone.utc)
+        return None if value is None else utc_instant(value)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        # On SQLite the instant is stored as text; DATETIME's own processor formats it through a dict of its fields,
+        # which was most of the cost of a bulk insert (bench/README.md, ingest). Same text, written directly.
+        if dialect.name == "sqlite":
+            return _sqlite_text
+        return super().bind_processor(dialect)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            # Not value.replace(tzinfo=...): that parses keywords and costs several times more, on every row read.
+            # Not value.replace(tzinfo=...): that parses keywords, on every row read (bench/README.md, timeline).
             return datetime.combine(value.date(), value.time(), timezone.utc)
         return value.astimezone(timezone.utc)
 
 
+def _sqlite_text(value: datetime | None) -> str | None:
+    """The text SQLite's DATETIME writes for the instant ("2026-11-25 08:04:05.123456")."""
+    return None if value is None else utc_instant(value).isoformat(" ", "microseconds")[:26]
+
+
+def utc_instant(value: datetime) -> datetime:
+    """The instant a stored time holds, in UTC; a naive time is refused, since it names no instant."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime stored; use bot.clock")
+    return value.astimezone(timezone.utc)
+
+
 class FastJSON(TypeDecorator[Any]):
-    """JSON read with orjson, several times faster than `json` on long timelines; written as `JSON` writes it (bulk
-    inserts write with `json_text`).
+    """JSON read with orjson, which long timelines need (bench/README.md, timeline); written as `JSON` writes it
+    (the engine's serializer, `json_text`).
     Where the driver decodes JSON itself (psycopg) nothing changes. Integers beyond 64 bits come back as floats."""
 
     impl = JSON
@@ -64,7 +80,7 @@ _SORTED = _OPTIONS | orjson.OPT_SORT_KEYS
 
 
 def json_text(value: Any, default: Callable[[Any], Any] | None = None, *, sort_keys: bool = False) -> str:
-    """`value` as compact JSON, written by orjson (ten times faster than `json` on a dozen labels); by `json` when
+    """`value` as compact JSON, written by orjson (the engine writes JSON columns with it); by `json` when
     orjson refuses it (integers beyond 64 bits, lone surrogates, keys that are not strings), so whatever `json`
     writes is still written. NaN and the infinities, which JSON has no word for, are written as null."""
     try:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.timeline import views as timeline_views
 from bot.timeline.ingest import Ingested, signals_by_fingerprint
@@ -38,7 +39,8 @@ def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: l
     now = rt.clock.now()
     with rt.db.session() as session:
         posts = list(session.execute(
-            select(AlertPost).where(AlertPost.channel_id == channel).order_by(AlertPost.id.desc()).limit(RECENT_POSTS)
+            select(AlertPost).where(col(AlertPost.channel_id) == channel)
+            .order_by(col(AlertPost.id).desc()).limit(RECENT_POSTS)
         ).scalars())
         touched: dict[int | None, AlertPost] = {}
         joining: list[str] = []
@@ -73,7 +75,8 @@ def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: l
 @job
 def announce_changes(rt: Runtime, channel: str, change_ids: list[int]) -> None:
     with rt.db.session() as session:
-        changes = session.execute(select(Change).where(Change.id.in_(change_ids)).order_by(Change.at)).scalars()
+        query = select(Change).where(col(Change.id).in_(change_ids)).order_by(col(Change.at))
+        changes = session.execute(query).scalars()
         messages = [Post(channel=channel, text=t, blocks=b) for t, b in map(timeline_views.change_message, changes)]
     rt.slack.deliver(messages)
 
@@ -81,7 +84,8 @@ def announce_changes(rt: Runtime, channel: str, change_ids: list[int]) -> None:
 @job
 def announce_triage(rt: Runtime, channel: str, signal_ids: list[int]) -> None:
     with rt.db.session() as session:
-        signals = list(session.execute(select(Signal).where(Signal.id.in_(signal_ids)).order_by(Signal.id)).scalars())
+        query = select(Signal).where(col(Signal.id).in_(signal_ids)).order_by(col(Signal.id))
+        signals = list(session.execute(query).scalars())
     if signals:
         text, message = timeline_views.triage_message(signals)
         rt.slack.deliver([Post(channel=channel, text=text, blocks=message)])

@@ -13,7 +13,6 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, Field
 
-from bot.runtime.heap import paused_gc
 from bot.timeline.record import TimelineRow
 
 Confidence = Literal["low", "medium", "high"]
@@ -83,11 +82,6 @@ def _ref(event: EventLike, cls: type[EventRef] = EventRef, **extra: Any) -> Any:
 
 def assemble(incident_id: str, detected_at: datetime, services: Sequence[str], events: Sequence[EventLike]) -> AssembledTimeline:
     """Pure: events in time order in, the assembled view out."""
-    with paused_gc():
-        return _assemble(incident_id, detected_at, services, events)
-
-
-def _assemble(incident_id: str, detected_at: datetime, services: Sequence[str], events: Sequence[EventLike]) -> AssembledTimeline:
     alerts = [e for e in events if e.kind == "alert"]
     first = alerts[0] if alerts else None
     anchor = first.at if first else detected_at

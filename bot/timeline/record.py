@@ -9,14 +9,15 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, type_coerce
 from sqlmodel import Session
 
-from bot.runtime.heap import paused_gc
 from bot.store.bulk import insert_new
-from bot.store.models import TimelineEvent
+from bot.store.models import TimelineEvent, table_of
 from bot.store.types import FastJSON, json_text
 
 TRUSTED = "trusted_platform"
 HUMAN = "human"
 UNTRUSTED = "untrusted_runtime_output"
+
+TIMELINE_EVENT = table_of(TimelineEvent)
 
 
 def content_hash(kind: str, at: datetime, summary: str, details: dict[str, Any], evidence_ref: str | None) -> str:
@@ -56,7 +57,7 @@ def event_row(
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Add events; those whose dedupe key is already on their incident's timeline are skipped. Returns new ids."""
-    return [id_ for id_, in insert_new(session, TimelineEvent.__table__, rows, TimelineEvent.__table__.c.id)]
+    return [id_ for id_, in insert_new(session, TIMELINE_EVENT, rows, TIMELINE_EVENT.c.id)]
 
 
 def record_event(session: Session, incident_id: str, **fields: Any) -> TimelineEvent | None:
@@ -82,13 +83,12 @@ class TimelineRow(NamedTuple):
 
 def events_for(session: Session, incident_id: str) -> list[TimelineRow]:
     """The incident's events in time order. Timelines grow to tens of thousands of events, so this reads only the
-    columns readers use, and returns named tuples: ORM objects cost several times more to build than the assembly
-    that reads them, and SQLAlchemy rows answer by name about twenty times slower."""
-    table = TimelineEvent.__table__
+    columns readers use, and returns named tuples: ORM objects cost more to build than the assembly that reads them,
+    and SQLAlchemy rows answer by name far slower (bench/README.md, timeline)."""
+    table = TIMELINE_EVENT
     columns = [type_coerce(table.c.details, FastJSON()) if name == "details" else table.c[name]
                for name in TimelineRow._fields]
     query = select(*columns).where(table.c.incident_id == incident_id).order_by(table.c.at, table.c.id)
-    with paused_gc():
-        # Built row by row from the result, not from `.all()`: a list of SQLAlchemy rows held beside the named tuples
-        # doubles the memory the read touches (measured: the load 10-20 % slower at 5,000 and 50,000 events).
-        return [TimelineRow._make(row) for row in session.execute(query)]
+    # Built row by row from the result, not from `.all()`: a list of SQLAlchemy rows held beside the named tuples
+    # doubles the memory the read touches.
+    return [TimelineRow._make(row) for row in session.execute(query)]

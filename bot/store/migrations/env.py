@@ -8,7 +8,10 @@ import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadat
 from bot.store.db import make_engine
 
 config = context.config
-engine = make_engine(config.get_main_option("sqlalchemy.url"))
+url = config.get_main_option("sqlalchemy.url")
+if url is None:
+    raise RuntimeError("no sqlalchemy.url: migrations run through bot.store.db.Database.upgrade, which sets it")
+engine = make_engine(url)
 with engine.connect() as connection:
     context.configure(
         connection=connection,

@@ -55,7 +55,7 @@ def quoted(value: object, limit: int = 60) -> str:
 def read_object(body: bytes) -> Fields:
     """The body as a JSON object, or MalformedPayload saying why not.
 
-    Read by orjson, several times faster than `json`; integers beyond 64 bits come back as floats, which no field
+    Read by orjson, faster than `json`; integers beyond 64 bits come back as floats, which no field
     takes. What orjson refuses goes to `json`, which reads what orjson will not (lone surrogates, numbers beyond a
     double) and otherwise says where the body goes wrong.
     """
@@ -145,7 +145,7 @@ class Fields:
     def text(self, key: str, *, allow_empty: bool = False) -> str:
         value = self.data.get(key)
         if not isinstance(value, str):
-            self._typed(key, self._present(key), str, "a string")  # raises, naming what is there instead
+            value = self._typed(key, self._present(key), str, "a string")  # raises, naming what is there instead
         if not value and not allow_empty:
             self.fail(key, "empty")
         return value

@@ -4,7 +4,7 @@ Alertmanager repeats a group's notification every repeat_interval, so each Signa
 natural key (fingerprint, status, startsAt) that stays the same across those repeats.
 
 A delivery is read twice at most. First msgspec decodes it against a schema of a well-formed notification, checking
-it in the same pass in C (a quarter of the cost per alert of reading it field by field in Python). What that refuses
+it in the same pass in C (far cheaper per alert than reading it field by field in Python). What that refuses
 is read again by the field reader, which says which field is wrong, and which also accepts the few bodies the schema
 is stricter about (one that only `json` reads, a repeated key). Whatever the schema accepts, the field reader accepts
 too and reads the same way; tests/test_sources.py checks both on every fixture.

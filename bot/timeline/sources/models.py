@@ -36,9 +36,9 @@ class SignalIn:
     """One alert as a source reported it, before it is matched to an incident. Read, never changed.
 
     Not a model like the others: alerts come by the hundred in one delivery, and the Alertmanager parser has already
-    checked every field (status, types, times aware and in UTC); validating each alert again took a third of the time
-    spent reading it. Not frozen either: a frozen dataclass sets each field through object.__setattr__, which tripled
-    the cost of making one (1.6 against 0.6 µs)."""
+    checked every field (status, types, times aware and in UTC), so validating each alert again would only add to
+    the cost of reading it. Not frozen either: a frozen dataclass sets each field through object.__setattr__, which
+    makes each one dearer to build (bench/README.md, ingest)."""
 
     source: str
     fingerprint: str

@@ -5,7 +5,7 @@ Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 import bot.store.types
 
 
