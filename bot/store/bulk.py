@@ -89,12 +89,16 @@ def _postgresql_insert(table: Table, rows: Sequence[dict[str, Any]],
     one parameter whatever the batch. JSON columns hold their part of the document, written by `json_text` as the
     engine writes JSON; times go as the instants UTCDateTime binds.
     """
-    names = list(rows[0])
+    return _postgresql_statement(table, tuple(rows[0]), returning), {"rows": json_text(rows, default=_instant)}
+
+
+@lru_cache(maxsize=32)
+def _postgresql_statement(table: Table, names: tuple[str, ...], returning: tuple[Column[Any], ...]) -> Any:
+    """Built once per table and shape: building the construct cost about as much as running it (bench/README.md)."""
     records = func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON)).table_valued(
         *(column(name, table.c[name].type) for name in names)).render_derived(with_types=True)
-    statement = (postgresql.insert(table).from_select(names, select(*records.c))
-                 .on_conflict_do_nothing().returning(*returning))
-    return statement, {"rows": json_text(rows, default=_instant)}
+    return (postgresql.insert(table).from_select(list(names), select(*records.c))
+            .on_conflict_do_nothing().returning(*returning))
 
 
 def _instant(value: object) -> str:
