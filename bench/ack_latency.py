@@ -17,6 +17,7 @@ not failed: the exit code is 0 unless the benchmark itself could not run.
 
     python bench/ack_latency.py [--duration 10] [--warmup 2] [--connections 50] [--threads 2] [--drain-timeout 25]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,13 +48,14 @@ SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-sandbox"
 NOTE = "note bench: p99 on checkout-api back under 300ms after rollback"
 UVICORN = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log", "--lifespan", "off"]
-P99_TARGET = 2.0        # Steward p99 <= 2x floor p99
+P99_TARGET = 2.0  # Steward p99 <= 2x floor p99
 THROUGHPUT_TARGET = 0.5  # Steward requests/s >= 50 % of floor
 
 
 # --- processes run by the benchmark ------------------------------------------------------------------------
 
-def steward_app():  # noqa: ANN201 - uvicorn factory
+
+def steward_app():
     """Steward as `steward serve` builds it, for `uvicorn --factory ack_latency:steward_app`."""
     from bot.app import build, freeze_startup_heap
     from bot.config import load_config, load_settings
@@ -62,9 +64,14 @@ def steward_app():  # noqa: ANN201 - uvicorn factory
     from handlers.door import DOOR
 
     url = os.environ["BENCH_DATABASE_URL"]
-    settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
-                             slack_api_url=os.environ["BENCH_API_URL"], database_url=url,
-                             steward_config=Path(os.environ["BENCH_CONFIG"]), steward_secret="bench-steward-secret")
+    settings = load_settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=os.environ["BENCH_API_URL"],
+        database_url=url,
+        steward_config=Path(os.environ["BENCH_CONFIG"]),
+        steward_secret="bench-steward-secret",
+    )
     configure_logging(settings.log_format)  # as `steward serve`
     Database(url).upgrade()
     steward = build(settings, load_config(settings.steward_config), DOOR)
@@ -91,8 +98,12 @@ def run_sandbox() -> None:
         async def _stats(self, request: Request) -> JSONResponse:
             channel = request.query_params.get("channel")
             posts = self.calls_to("chat.postMessage")
-            return JSONResponse({"posted": sum(1 for c in posts if c.ok and c.params.get("channel") == channel),
-                                 "calls": len(self.calls)})
+            return JSONResponse(
+                {
+                    "posted": sum(1 for c in posts if c.ok and c.params.get("channel") == channel),
+                    "calls": len(self.calls),
+                }
+            )
 
     sandbox = BenchSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN).start()
     print(json.dumps({"api_url": sandbox.api_url, "base_url": sandbox.base_url}), flush=True)
@@ -103,6 +114,7 @@ def run_sandbox() -> None:
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -137,10 +149,15 @@ class Server:
     def __init__(self, name: str, app: str, env: dict[str, str], factory: bool = False) -> None:
         self.name = name
         self.port = free_port()
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (the server writes to it until stop() closes it)
         args = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), *UVICORN, "--port", str(self.port)]
-        self.proc = subprocess.Popen([*args, *(["--factory"] if factory else []), app], cwd=ROOT,
-                                     env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*args, *(["--factory"] if factory else []), app],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     @property
     def url(self) -> str:
@@ -170,21 +187,38 @@ class Server:
             except subprocess.TimeoutExpired:  # a worker still draining keeps the process alive
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
 
 
 def slash_command(channel_id: str, channel_name: str, text: str, response_url: str) -> tuple[bytes, dict[str, str]]:
     """A slash command as Slack sends it: form-encoded fields and the v0 signature over timestamp and body."""
-    body = urlencode({
-        "token": "bench-verification-token", "team_id": "T0STEWARD", "team_domain": "steward-sandbox",
-        "channel_id": channel_id, "channel_name": channel_name, "user_id": "U0COMMANDER", "user_name": "alice",
-        "command": "/incident", "text": text, "api_app_id": "A0STEWARD", "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": "1337.4242.bench0trigger",
-    }).encode()
+    body = urlencode(
+        {
+            "token": "bench-verification-token",
+            "team_id": "T0STEWARD",
+            "team_domain": "steward-sandbox",
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": "U0COMMANDER",
+            "user_name": "alice",
+            "command": "/incident",
+            "text": text,
+            "api_app_id": "A0STEWARD",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": "1337.4242.bench0trigger",
+        }
+    ).encode()
     timestamp = str(int(time.time()))
-    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), b"v0:" + timestamp.encode() + b":" + body,
-                                 hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-                  "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+    signature = (
+        "v0=" + hmac.new(SIGNING_SECRET.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    )
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+    }
 
 
 def lua_script(body: bytes, headers: dict[str, str]) -> str:
@@ -236,13 +270,31 @@ def parse_wrk(name: str, out: str, *cpu: float) -> Result:
         return match.group(1)
 
     errors = find(r"Socket errors: (.*)", "none")
-    return Result(name, float(find(r"Requests/sec:\s+([\d.]+)")), _ms(find(r"\s50%\s+(\S+)")), _ms(find(r"\s99%\s+(\S+)")),
-                  int(find(r"(\d+) requests in")), int(find(r"Non-2xx or 3xx responses: (\d+)", "0")), errors, *cpu)
+    return Result(
+        name,
+        float(find(r"Requests/sec:\s+([\d.]+)")),
+        _ms(find(r"\s50%\s+(\S+)")),
+        _ms(find(r"\s99%\s+(\S+)")),
+        int(find(r"(\d+) requests in")),
+        int(find(r"Non-2xx or 3xx responses: (\d+)", "0")),
+        errors,
+        *cpu,
+    )
 
 
 def wrk(url: str, script: Path, seconds: float, args: argparse.Namespace) -> str:
-    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "3s", "--latency",
-           "-s", str(script), url]
+    cmd = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "3s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr}")
@@ -269,6 +321,7 @@ def children_cpu() -> float:
 
 # --- the benchmark -----------------------------------------------------------------------------------------
 
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10)
@@ -289,23 +342,35 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="steward-bench-"))
     db_path = tmp / "steward.db"
     servers: list[Server] = []
-    sandbox = subprocess.Popen([sys.executable, __file__, "--sandbox"], cwd=ROOT, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sandbox = subprocess.Popen(
+        [sys.executable, __file__, "--sandbox"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         urls = json.loads(sandbox.stdout.readline() or "{}")
         if "api_url" not in urls:
             raise RuntimeError("the Slack sandbox process did not start")
         base = urls["base_url"]
-        env = {"BENCH_API_URL": urls["api_url"], "BENCH_SIGNING_SECRET": SIGNING_SECRET, "BENCH_BOT_TOKEN": BOT_TOKEN,
-               "BENCH_DATABASE_URL": f"sqlite:///{db_path}", "BENCH_CONFIG": str(ROOT / "examples" / "config")}
+        env = {
+            "BENCH_API_URL": urls["api_url"],
+            "BENCH_SIGNING_SECRET": SIGNING_SECRET,
+            "BENCH_BOT_TOKEN": BOT_TOKEN,
+            "BENCH_DATABASE_URL": f"sqlite:///{db_path}",
+            "BENCH_CONFIG": str(ROOT / "examples" / "config"),
+        }
         steward = Server("Steward", "ack_latency:steward_app", env, factory=True)
         servers.append(steward)
         steward.wait_ready()
 
         # Declare the incident the way a person does: a signed /incident declare in #general.
         _, issued = http(f"{base}bench/response_url?user=U0COMMANDER&channel=C0GENERAL")
-        body, headers = slash_command("C0GENERAL", "general", "declare Bench checkout errors sev:SEV2",
-                                      json.loads(issued)["url"])
+        body, headers = slash_command(
+            "C0GENERAL", "general", "declare Bench checkout errors sev:SEV2", json.loads(issued)["url"]
+        )
         status, answer = http(f"{steward.url}/slack/events", body, headers)
         if status != 200:
             raise RuntimeError(f"declare answered {status}: {answer}")
@@ -313,7 +378,9 @@ def main() -> int:
         deadline = time.monotonic() + 15
         while channel is None and time.monotonic() < deadline:
             with sqlite3.connect(db_path) as db:
-                row = db.execute("SELECT channel_id, channel_name FROM incident WHERE channel_id IS NOT NULL").fetchone()
+                row = db.execute(
+                    "SELECT channel_id, channel_name FROM incident WHERE channel_id IS NOT NULL"
+                ).fetchone()
             channel, channel_name = row if row else (None, None)
             time.sleep(0.1)
         if channel is None:
@@ -330,7 +397,10 @@ def main() -> int:
             raise RuntimeError(f"the benchmark request answered {status}: {answer}")
 
         results = []
-        for name, app, factory in (("HTTP floor", "floors:raw_app", False), ("bare Bolt", "floors:bare_bolt_app", True)):
+        for name, app, factory in (
+            ("HTTP floor", "floors:raw_app", False),
+            ("bare Bolt", "floors:bare_bolt_app", True),
+        ):
             server = Server(name, app, env, factory=factory)
             servers.append(server)
             results.append(measure(server.wait_ready(), script, args))
@@ -341,8 +411,12 @@ def main() -> int:
             with sqlite3.connect(db_path) as db:
                 stored = db.execute("SELECT count(*) FROM timelineevent WHERE kind = 'note'").fetchone()[0]
             _, stats = http(f"{base}bench/stats?channel={channel}")
-            return (m.get('steward_slack_requests_total{status="200"}', 0), m.get("steward_worker_pending_jobs", 0),
-                    stored, json.loads(stats)["posted"])
+            return (
+                m.get('steward_slack_requests_total{status="200"}', 0),
+                m.get("steward_worker_pending_jobs", 0),
+                stored,
+                json.loads(stats)["posted"],
+            )
 
         accepted0, _, stored0, posted0 = worker_state()
         results.append(measure(steward, script, args, sandbox.pid))
@@ -353,8 +427,15 @@ def main() -> int:
             time.sleep(0.25)
             accepted, pending, stored, posted = worker_state()
         drain = time.monotonic() - load_end
-        report(results, args, accepted - accepted0, at_end, (stored - stored0, posted - posted0, pending),
-               drain, time.monotonic() - started)
+        report(
+            results,
+            args,
+            accepted - accepted0,
+            at_end,
+            (stored - stored0, posted - posted0, pending),
+            drain,
+            time.monotonic() - started,
+        )
         return 0
     finally:
         for server in servers:
@@ -368,36 +449,57 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(results: list[Result], args: argparse.Namespace, accepted: float,
-           at_end: tuple[int, int, float], final: tuple[int, int, float], drain: float, total: float) -> None:
+def report(
+    results: list[Result],
+    args: argparse.Namespace,
+    accepted: float,
+    at_end: tuple[int, int, float],
+    final: tuple[int, int, float],
+    drain: float,
+    total: float,
+) -> None:
     floor, _, steward = results
-    print(f"ack latency: wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s "
-          f"per target, signed `/incident {NOTE.split()[0]} ...`; {os.cpu_count()} CPUs shared by wrk, the server "
-          f"and (Steward only) the Slack sandbox process")
-    print(f"{'server':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'non-2xx':>9}"
-          f"{'CPU% server':>12}{'wrk':>5}{'sandbox':>8}{'other':>6}  socket errors")
+    print(
+        f"ack latency: wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s "
+        f"per target, signed `/incident {NOTE.split()[0]} ...`; {os.cpu_count()} CPUs shared by wrk, the server "
+        f"and (Steward only) the Slack sandbox process"
+    )
+    print(
+        f"{'server':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'non-2xx':>9}"
+        f"{'CPU% server':>12}{'wrk':>5}{'sandbox':>8}{'other':>6}  socket errors"
+    )
     for r in results:
-        print(f"{r.name:<12}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.requests:>10}{r.non2xx:>9}"
-              f"{r.cpu_pct:>12.0f}{r.wrk_pct:>5.0f}{r.sandbox_pct:>8.0f}{r.other_pct:>6.0f}  {r.socket_errors}")
-    print(f"(CPU % over each measured run, 100 = one core of {os.cpu_count()}; 'other' = every other process on "
-          f"the machine)")
+        print(
+            f"{r.name:<12}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.requests:>10}{r.non2xx:>9}"
+            f"{r.cpu_pct:>12.0f}{r.wrk_pct:>5.0f}{r.sandbox_pct:>8.0f}{r.other_pct:>6.0f}  {r.socket_errors}"
+        )
+    print(
+        f"(CPU % over each measured run, 100 = one core of {os.cpu_count()}; 'other' = every other process on "
+        f"the machine)"
+    )
     noisy = [r.name for r in results if r.other_pct > 20]
     if noisy:
         print(f"*** other processes used more than 20 % of a core during: {', '.join(noisy)}; numbers are noisy ***")
     share, p99x = steward.rps / floor.rps, steward.p99_ms / floor.p99_ms
     ok_rps, ok_p99 = share >= THROUGHPUT_TARGET, p99x <= P99_TARGET
-    print(f"Steward throughput {share:.0%} of floor (target >= {THROUGHPUT_TARGET:.0%}): {'PASS' if ok_rps else '*** MISS ***'}")
+    print(
+        f"Steward throughput {share:.0%} of floor (target >= {THROUGHPUT_TARGET:.0%}): {'PASS' if ok_rps else '*** MISS ***'}"
+    )
     print(f"Steward p99 {p99x:.2f}x floor p99 (target <= {P99_TARGET:g}x): {'PASS' if ok_p99 else '*** MISS ***'}")
     if steward.non2xx:
         print(f"*** Steward answered {steward.non2xx} requests with non-2xx ***")
     stored_end, posted_end, pending_end = at_end
     stored, posted, pending = final
-    print(f"worker (Steward acked {accepted:.0f} notes incl. warm-up): when the load stopped {stored_end} stored, "
-          f"{posted_end} posted, {pending_end:.0f} queued")
+    print(
+        f"worker (Steward acked {accepted:.0f} notes incl. warm-up): when the load stopped {stored_end} stored, "
+        f"{posted_end} posted, {pending_end:.0f} queued"
+    )
     state = "drained" if not pending else f"*** NOT drained, {pending:.0f} still queued ***"
     rate = (stored - stored_end) / drain if drain > 0.3 else float("nan")
-    print(f"after {drain:.1f} s (bound {args.drain_timeout:g} s): {stored} stored, {posted} posted, {state}; "
-          f"worker drained at {rate:.0f} notes/s with no load")
+    print(
+        f"after {drain:.1f} s (bound {args.drain_timeout:g} s): {stored} stored, {posted} posted, {state}; "
+        f"worker drained at {rate:.0f} notes/s with no load"
+    )
     print(f"total {total:.0f} s")
 
 

@@ -5,6 +5,7 @@ Steward and the Slack stand-in run in this process on SQLite, as in the demo; ea
 flag off, since one flag in one incident runs once (its idempotency key), and the injected clock moves 150 s
 between requests so the per-action rate limit (5 in 10 minutes) is not what is measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.clock import ManualClock  # noqa: E402
-from handlers.door import DOOR
 from bot.sandbox.local import start_local  # noqa: E402
+from handlers.door import DOOR  # noqa: E402
 
 REQUESTS = 200
 COMMANDER, ENGINEER = "U0COMMANDER", "U0ENGINEER"
@@ -29,9 +30,15 @@ COMMANDER, ENGINEER = "U0COMMANDER", "U0ENGINEER"
 def config(scratch: Path) -> Path:
     directory = scratch / "config"
     shutil.copytree(ROOT / "examples" / "config", directory)
-    flags = {f"bench.flag-{n:03d}": {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on",
-                                     "targeting": {"fractional": [{"var": "targetingKey"}, ["on", 50], ["off", 50]]}}
-             for n in range(REQUESTS)}
+    flags = {
+        f"bench.flag-{n:03d}": {
+            "state": "ENABLED",
+            "variants": {"on": True, "off": False},
+            "defaultVariant": "on",
+            "targeting": {"fractional": [{"var": "targetingKey"}, ["on", 50], ["off", 50]]},
+        }
+        for n in range(REQUESTS)
+    }
     (directory / "flags.flagd.json").write_text(json.dumps({"flags": flags}))
     services = (directory / "services.yml").read_text()
     listed = ", ".join(flags)
@@ -57,8 +64,11 @@ def main() -> None:
                 started = time.perf_counter()
                 sandbox.click_button(message, "approval_approve", user=COMMANDER)
                 # Look at this one message only: scanning the whole channel each poll would slow Steward itself.
-                sandbox.wait_until(lambda: "Executed by" in json.dumps(sandbox.workspace.message(channel, message.ts).blocks),
-                                   timeout=10, interval=0.002)
+                sandbox.wait_until(
+                    lambda ts=message.ts: "Executed by" in json.dumps(sandbox.workspace.message(channel, ts).blocks),
+                    timeout=10,
+                    interval=0.002,
+                )
                 timings.append((time.perf_counter() - started) * 1000)
                 stack.settle()
         finally:
@@ -66,8 +76,10 @@ def main() -> None:
     timings.sort()
     p50, p95 = statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
     verdict = "PASS" if p95 <= 500 else "*** MISS ***"
-    print(f"approval click → executed → message edited, {REQUESTS} flagd flag-offs: "
-          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {timings[-1]:.0f} ms (target p95 ≤ 500 ms) {verdict}")
+    print(
+        f"approval click → executed → message edited, {REQUESTS} flagd flag-offs: "
+        f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {timings[-1]:.0f} ms (target p95 ≤ 500 ms) {verdict}"
+    )
 
 
 if __name__ == "__main__":

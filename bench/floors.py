@@ -5,6 +5,7 @@
   `/incident` listener that only acks, behind Bolt's own Starlette adapter. Reads `BENCH_SIGNING_SECRET`,
   `BENCH_BOT_TOKEN` and `BENCH_API_URL` (the sandbox's Web API, for the auth.test Bolt makes at start).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,11 +29,14 @@ def bare_bolt_app() -> Starlette:
     from slack_sdk import WebClient
 
     token = os.environ["BENCH_BOT_TOKEN"]
-    bolt = App(token=token, signing_secret=os.environ["BENCH_SIGNING_SECRET"],
-               client=WebClient(token=token, base_url=os.environ["BENCH_API_URL"]))
+    bolt = App(
+        token=token,
+        signing_secret=os.environ["BENCH_SIGNING_SECRET"],
+        client=WebClient(token=token, base_url=os.environ["BENCH_API_URL"]),
+    )
 
     @bolt.command("/incident")
-    def incident(ack) -> None:  # noqa: ANN001 - Bolt injects by name
+    def incident(ack) -> None:
         ack()
 
     handler = SlackRequestHandler(bolt)

@@ -4,6 +4,7 @@ against a raw SQLAlchemy Core executemany of the same signal rows, on SQLite and
 Two of the ten services have an open incident, so a fifth of the alerts also land on a timeline.
 Target: Steward's median alerts/s over five rounds ≥ 0.5 × the raw insert's median rows/s.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 from bot.clock import ManualClock  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
 from bot.incidents.service import attach_channel, declare_incident  # noqa: E402
-from bot.timeline.ingest import Ingestor  # noqa: E402
 from bot.redact.redactor import Redactor  # noqa: E402
-from bot.timeline.catalog import ServiceCatalog  # noqa: E402
-from bot.timeline.sources import alertmanager  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from bot.store.models import Signal  # noqa: E402
+from bot.timeline.catalog import ServiceCatalog  # noqa: E402
+from bot.timeline.ingest import Ingestor  # noqa: E402
+from bot.timeline.sources import alertmanager  # noqa: E402
 from bot.timeline.webhooks import store_alerts  # noqa: E402
 
 ALERTS, BATCH = 10_000, 100
@@ -51,19 +52,39 @@ def batches(clock: ManualClock) -> list[bytes]:
             description = f"upstream payments-gw returned 502 for /v1/charge after {1000 + i % 900}ms (pod {i % 37})"
             if i % 10 == 0:
                 description += " password=hunter2hunter2"
-            alerts.append({
-                "status": "firing",
-                "labels": {"alertname": f"HighErrorRate{i % 7}", "service": service, "instance": f"pod-{i}:8080",
-                           "severity": "critical", "namespace": "prod"},
-                "annotations": {"summary": f"High 5xx error rate on {service}", "description": description},
-                "startsAt": (start + timedelta(milliseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus:9090/graph?g0.expr=up&g0.tab=1",
-                "fingerprint": f"{i:016x}",
-            })
-        bodies.append(json.dumps({"receiver": "steward", "status": "firing", "alerts": alerts, "groupLabels": {},
-                                  "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am:9093",
-                                  "version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0}).encode())
+            alerts.append(
+                {
+                    "status": "firing",
+                    "labels": {
+                        "alertname": f"HighErrorRate{i % 7}",
+                        "service": service,
+                        "instance": f"pod-{i}:8080",
+                        "severity": "critical",
+                        "namespace": "prod",
+                    },
+                    "annotations": {"summary": f"High 5xx error rate on {service}", "description": description},
+                    "startsAt": (start + timedelta(milliseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus:9090/graph?g0.expr=up&g0.tab=1",
+                    "fingerprint": f"{i:016x}",
+                }
+            )
+        bodies.append(
+            json.dumps(
+                {
+                    "receiver": "steward",
+                    "status": "firing",
+                    "alerts": alerts,
+                    "groupLabels": {},
+                    "commonLabels": {},
+                    "commonAnnotations": {},
+                    "externalURL": "http://am:9093",
+                    "version": "4",
+                    "groupKey": "{}:{}",
+                    "truncatedAlerts": 0,
+                }
+            ).encode()
+        )
     return bodies
 
 
@@ -81,7 +102,9 @@ def steward_rate(url: str, config: Config, bodies: list[bytes], clock: ManualClo
     for service in SERVICES[:2]:
         incident = declare_incident(steward_db, clock, title=f"{service} errors", declared_by="U1", services=[service])
         attach_channel(steward_db, incident.id, f"C{service}", f"inc-{service}")
-    ingestor = Ingestor(ServiceCatalog(config), Redactor(config.steward.internal_host_patterns), clock, timedelta(minutes=120))
+    ingestor = Ingestor(
+        ServiceCatalog(config), Redactor(config.steward.internal_host_patterns), clock, timedelta(minutes=120)
+    )
     started = time.perf_counter()
     for body in bodies:
         store_alerts(steward_db, ingestor, body)
@@ -97,7 +120,7 @@ def raw_rate(url: str, rows: list[dict]) -> float:
     started = time.perf_counter()
     for start in range(0, len(rows), BATCH):
         with raw_db.engine.begin() as connection:
-            connection.execute(insert(Signal.__table__), rows[start:start + BATCH])
+            connection.execute(insert(Signal.__table__), rows[start : start + BATCH])
     rate = ALERTS / (time.perf_counter() - started)
     raw_db.engine.dispose()
     return rate
@@ -126,8 +149,10 @@ def postgres_database(name: str, created: list[str]) -> str:
 
 
 def main() -> None:
-    print(f"ingest: {ALERTS} alerts in batches of {BATCH} (parse + redaction + dedupe + attachment) vs raw Core "
-          f"executemany; {ROUNDS} rounds on fresh databases, the ratio of the median rates decides")
+    print(
+        f"ingest: {ALERTS} alerts in batches of {BATCH} (parse + redaction + dedupe + attachment) vs raw Core "
+        f"executemany; {ROUNDS} rounds on fresh databases, the ratio of the median rates decides"
+    )
     prefix = f"bench_{uuid.uuid4().hex[:8]}"
     created: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -141,11 +166,13 @@ def main() -> None:
                 for name in created:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     for backend, rounds in results.items():
-        steward, raw = (statistics.median(rates) for rates in zip(*rounds))
+        steward, raw = (statistics.median(rates) for rates in zip(*rounds, strict=True))
         ratio = steward / raw
         verdict = "PASS" if ratio >= 0.5 else "MISS"
-        print(f"  {backend:<10} steward {steward:8.0f} alerts/s   raw {raw:8.0f} rows/s   ratio {ratio:.2f} "
-              f"(target ≥ 0.50) {verdict}   rounds (steward/raw): {', '.join(f'{s:.0f}/{r:.0f}' for s, r in rounds)}")
+        print(
+            f"  {backend:<10} steward {steward:8.0f} alerts/s   raw {raw:8.0f} rows/s   ratio {ratio:.2f} "
+            f"(target ≥ 0.50) {verdict}   rounds (steward/raw): {', '.join(f'{s:.0f}/{r:.0f}' for s, r in rounds)}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Times `Redactor.redact` on 10,000 lines (90 % benign, 10 % carrying a secret) an
 comparison, detect-secrets without our prefilter: its ad-hoc `scan_line` API and its plugins
 called directly. Run with `python bench/redaction.py`; it takes well under 30 seconds.
 """
+
 from __future__ import annotations
 
 import random
@@ -15,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detect_secrets.core.scan import scan_line  # noqa: E402
-from detect_secrets.settings import default_settings  # noqa: E402
+from detect_secrets.core.scan import scan_line
+from detect_secrets.settings import default_settings
 
-from bot.redact.redactor import Redactor, _scanner  # noqa: E402
+from bot.redact.redactor import Redactor, _scanner
 
 LINES = 10_000
 SECRET_SHARE = 0.10
@@ -65,7 +66,9 @@ BENIGN: list[Callable[[], str]] = [
     lambda: f"Deploy {_pick(SERVICES)} v2.{rng.randint(0, 30)}.{rng.randint(0, 9)} commit {_hex(40)} by Dana Kim",
     lambda: f"p99 latency {rng.randint(200, 4000)}ms on {_pick(SERVICES)} in {_pick(REGIONS)}",
     lambda: f"Runbook: https://runbooks.example.com/{_pick(SERVICES)}/high-error-rate",
-    lambda: f"Node ip-10-0-{rng.randint(0, 255)}-{rng.randint(0, 255)} disk usage {rng.randint(80, 99)}% on /var/lib/docker",
+    lambda: (
+        f"Node ip-10-0-{rng.randint(0, 255)}-{rng.randint(0, 255)} disk usage {rng.randint(80, 99)}% on /var/lib/docker"
+    ),
     lambda: f"Alert KubePodCrashLooping firing since 2026-11-25T10:{rng.randint(10, 59)}:00Z (fingerprint {_hex(16)})",
     lambda: f"trace_id={_hex(32)} span_id={_hex(16)} status=UNAVAILABLE",
     lambda: f"auth-service token refresh latency high: p95 {rng.randint(100, 900)}ms",
@@ -80,11 +83,17 @@ SECRET: list[Callable[[], str]] = [
     lambda: f"DB connect failed: postgres://app:{_b64(16)}@db1.corp.internal:5432/payments",
     lambda: f"retrying login with password={_b64(12)} for user svc-ledger",
     lambda: f"curl -H 'Authorization: Bearer {_b64(40)}' https://api.example.com/v1/charge",
-    lambda: f"env AWS_ACCESS_KEY_ID=AKIA{_chars(string.ascii_uppercase + string.digits, 16)} AWS_SECRET_ACCESS_KEY={_b64(40)}",
-    lambda: f"notifier configured with xoxb-{rng.randint(10**11, 10**12)}-{rng.randint(10**12, 10**13)}-{_b64(24).replace('+', 'a').replace('/', 'b')}",
+    lambda: (
+        f"env AWS_ACCESS_KEY_ID=AKIA{_chars(string.ascii_uppercase + string.digits, 16)} AWS_SECRET_ACCESS_KEY={_b64(40)}"
+    ),
+    lambda: (
+        f"notifier configured with xoxb-{rng.randint(10**11, 10**12)}-{rng.randint(10**12, 10**13)}-{_b64(24).replace('+', 'a').replace('/', 'b')}"
+    ),
     lambda: f"GITHUB_TOKEN=ghp_{_chars(string.ascii_letters + string.digits, 36)} used by deploy bot",
     lambda: f'config dump {{"api_key": "{_b64(32)}", "region": "{_pick(REGIONS)}"}}',
-    lambda: f"session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI{_b64(20).replace('+', 'x').replace('/', 'y')}.{_b64(43).replace('+', '-').replace('/', '_')} rejected",
+    lambda: (
+        f"session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI{_b64(20).replace('+', 'x').replace('/', 'y')}.{_b64(43).replace('+', '-').replace('/', '_')} rejected"
+    ),
     lambda: f"contact dana.kim@example.com for access to {_pick(SERVICES)}",
     lambda: f"leaked in logs: {_b64(40)}",
 ]
@@ -92,8 +101,10 @@ SECRET: list[Callable[[], str]] = [
 
 def corpus() -> list[tuple[str, bool]]:
     """Lines, each with whether it carries a secret."""
-    return [(rng.choice(SECRET)(), True) if rng.random() < SECRET_SHARE else (rng.choice(BENIGN)(), False)
-            for _ in range(LINES)]
+    return [
+        (rng.choice(SECRET)(), True) if rng.random() < SECRET_SHARE else (rng.choice(BENIGN)(), False)
+        for _ in range(LINES)
+    ]
 
 
 def timed(label: str, lines: list[str], fn: Callable[[str], object], repeats: int = REPEATS) -> float:
@@ -126,14 +137,20 @@ def main() -> None:
     timed("Redactor.redact (prefilter + rules + plugins)", lines, redactor.redact)
     caught = sum(redactor.redact(line) != line for line, has_secret in labelled if has_secret)
     altered = sum(redactor.redact(line) != line for line, has_secret in labelled if not has_secret)
-    print(f"{'':<48} secret lines redacted {caught:,}/{secrets:,}, "
-          f"benign lines altered {altered:,}/{len(lines) - secrets:,}\n")
+    print(
+        f"{'':<48} secret lines redacted {caught:,}/{secrets:,}, "
+        f"benign lines altered {altered:,}/{len(lines) - secrets:,}\n"
+    )
 
     scanner = _scanner()
     timed("detect-secrets plugins, direct, no prefilter", lines, scanner.redact_line)
     with default_settings():
-        timed(f"detect-secrets scan_line, no prefilter ({SCAN_LINE_SAMPLE:,})",
-              lines[:SCAN_LINE_SAMPLE], lambda line: consume(scan_line(line)), repeats=1)
+        timed(
+            f"detect-secrets scan_line, no prefilter ({SCAN_LINE_SAMPLE:,})",
+            lines[:SCAN_LINE_SAMPLE],
+            lambda line: consume(scan_line(line)),
+            repeats=1,
+        )
 
 
 if __name__ == "__main__":

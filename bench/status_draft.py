@@ -5,6 +5,7 @@ The mix is what a long incident accumulates: alerts firing and resolving across 
 config changes (some before the first alert), people's notes (some speculative, some naming people) and decisions.
 Target: the median draft ≤ 50 ms.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -26,8 +27,14 @@ from bot.store.models import Incident  # noqa: E402
 from bot.timeline.record import HUMAN, UNTRUSTED, event_row, events_for, insert_events  # noqa: E402
 
 EVENTS, RUNS, TARGET_MS = 5_000, 9, 50.0
-NOTES = ["error rate {n}% on /v1/charge", "probably the connection pool again", "customers in EU see 502 at checkout",
-         "<@U0ENGINEER|bob>'s deploy broke it", "p99 latency {n}00 ms on payments-gw", "should we roll back to v2.17.3?"]
+NOTES = [
+    "error rate {n}% on /v1/charge",
+    "probably the connection pool again",
+    "customers in EU see 502 at checkout",
+    "<@U0ENGINEER|bob>'s deploy broke it",
+    "p99 latency {n}00 ms on payments-gw",
+    "should we roll back to v2.17.3?",
+]
 
 
 def timeline_rows(incident_id: str, clock: ManualClock) -> list[dict]:
@@ -39,26 +46,65 @@ def timeline_rows(incident_id: str, clock: ManualClock) -> list[dict]:
         if m < 13:
             fp = f"{i % 300:016x}"
             resolved = m >= 11
-            rows.append(event_row(
-                incident_id, at=at, kind="alert_resolved" if resolved else "alert", source="alertmanager",
-                trust=UNTRUSTED, service="payment-api",
-                summary=f"HighErrorRate{i % 7} on payment-api {'resolved' if resolved else 'firing'}",
-                details={"fingerprint": fp, "name": f"HighErrorRate{i % 7}", "status": "resolved" if resolved else "firing",
-                         "labels": {"service": "payment-api", "instance": f"pod-{i % 40}"},
-                         "annotations": {"summary": "High 5xx", "description": f"upstream returned 502 after {1000 + i % 900}ms"}},
-                evidence_ref=f"alert:{fp}", dedupe_key=f"a{i}"))
+            rows.append(
+                event_row(
+                    incident_id,
+                    at=at,
+                    kind="alert_resolved" if resolved else "alert",
+                    source="alertmanager",
+                    trust=UNTRUSTED,
+                    service="payment-api",
+                    summary=f"HighErrorRate{i % 7} on payment-api {'resolved' if resolved else 'firing'}",
+                    details={
+                        "fingerprint": fp,
+                        "name": f"HighErrorRate{i % 7}",
+                        "status": "resolved" if resolved else "firing",
+                        "labels": {"service": "payment-api", "instance": f"pod-{i % 40}"},
+                        "annotations": {
+                            "summary": "High 5xx",
+                            "description": f"upstream returned 502 after {1000 + i % 900}ms",
+                        },
+                    },
+                    evidence_ref=f"alert:{fp}",
+                    dedupe_key=f"a{i}",
+                )
+            )
         elif m < 16:
-            rows.append(event_row(
-                incident_id, at=at - timedelta(minutes=45 if i < 100 else 0), kind="change", source="github",
-                service="payment-api", summary=f"Deploy payment-api v2.{i} to production",
-                details={"actor": "octocat", "description": f"Merge pull request #{i} from acme/feature-{i}"},
-                evidence_ref=f"https://github.com/acme/payment-api/deployments/{i}", dedupe_key=f"c{i}"))
+            rows.append(
+                event_row(
+                    incident_id,
+                    at=at - timedelta(minutes=45 if i < 100 else 0),
+                    kind="change",
+                    source="github",
+                    service="payment-api",
+                    summary=f"Deploy payment-api v2.{i} to production",
+                    details={"actor": "octocat", "description": f"Merge pull request #{i} from acme/feature-{i}"},
+                    evidence_ref=f"https://github.com/acme/payment-api/deployments/{i}",
+                    dedupe_key=f"c{i}",
+                )
+            )
         elif m < 19:
-            rows.append(event_row(incident_id, at=at, kind="note", actor="U0ENGINEER", trust=HUMAN,
-                                  summary=NOTES[i % len(NOTES)].format(n=i % 50)))
+            rows.append(
+                event_row(
+                    incident_id,
+                    at=at,
+                    kind="note",
+                    actor="U0ENGINEER",
+                    trust=HUMAN,
+                    summary=NOTES[i % len(NOTES)].format(n=i % 50),
+                )
+            )
         else:
-            rows.append(event_row(incident_id, at=at, kind="decision", actor="U0COMMANDER", trust=HUMAN,
-                                  summary=f"turn off checkout.new-routing ({i})"))
+            rows.append(
+                event_row(
+                    incident_id,
+                    at=at,
+                    kind="decision",
+                    actor="U0COMMANDER",
+                    trust=HUMAN,
+                    summary=f"turn off checkout.new-routing ({i})",
+                )
+            )
     return rows
 
 
@@ -77,8 +123,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         db = Database(f"sqlite:///{scratch}/bench.db")
         db.upgrade()
-        incident = declare_incident(db, clock, title="Checkout errors", declared_by="U0COMMANDER",
-                                    severity="SEV2", services=["payment-api"])
+        incident = declare_incident(
+            db, clock, title="Checkout errors", declared_by="U0COMMANDER", severity="SEV2", services=["payment-api"]
+        )
         with db.session() as session:
             insert_events(session, timeline_rows(incident.id, clock))
         with db.session() as session:
@@ -96,9 +143,13 @@ def main() -> None:
         draft_ms, total_ms = median_ms(draft), median_ms(read_and_draft)
         db.engine.dispose()
     verdict = "PASS" if draft_ms <= TARGET_MS else "*** MISS ***"
-    print(f"status draft: {len(events)} events → {len(result.facts)} facts (+{result.facts_omitted} in the timeline), "
-          f"{len(result.inferences)} inferences, {len(result.unknowns)} unknowns; median of {RUNS} runs")
-    print(f"  draft (assembly, guards, selection, redaction)  {draft_ms:6.1f} ms   target ≤ {TARGET_MS:.0f} ms  {verdict}")
+    print(
+        f"status draft: {len(events)} events → {len(result.facts)} facts (+{result.facts_omitted} in the timeline), "
+        f"{len(result.inferences)} inferences, {len(result.unknowns)} unknowns; median of {RUNS} runs"
+    )
+    print(
+        f"  draft (assembly, guards, selection, redaction)  {draft_ms:6.1f} ms   target ≤ {TARGET_MS:.0f} ms  {verdict}"
+    )
     print(f"  with reading the events from SQLite             {total_ms:6.1f} ms   (for reference)")
 
 

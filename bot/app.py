@@ -1,4 +1,5 @@
 """Builds the product: the runtime, where its jobs run (here, or in child processes), and the one HTTP server's routes."""
+
 from __future__ import annotations
 
 import gc
@@ -17,22 +18,23 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from bot import metrics
+from bot.approvals.flow import reconcile_at_start
+from bot.approvals.message import draw_approval
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings, load_config
+from bot.redact.redactor import Redactor
 from bot.runtime.context import Runtime
 from bot.runtime.logs import RequestIds, configure_logging
 from bot.runtime.scheduler import Scheduler
-from bot.slack.port import SlackPort, make_client
-from bot.store.db import Database
 from bot.runtime.worker import POLL_SECONDS, Doorbell, Worker
-from bot.approvals.flow import reconcile_at_start
-from bot.approvals.message import draw_approval
-from bot.status.card import draw_card
 from bot.slack.messages import Drawer, RefreshApproval, RefreshCard
-from bot.timeline.ingest import Ingestor
-from bot.redact.redactor import Redactor
+from bot.slack.port import SlackPort, make_client
+from bot.status.card import draw_card
+from bot.store.db import Database
 from bot.timeline.catalog import ServiceCatalog
+from bot.timeline.ingest import Ingestor
 from bot.timeline.webhooks import webhook_routes
+
 
 @dataclass(frozen=True)
 class Door:
@@ -79,10 +81,19 @@ def freeze_startup_heap() -> None:
 def build_runtime(settings: Settings, config: Config, clock: Clock, doorbell: Doorbell | None = None) -> Runtime:
     db = Database(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    drawers: dict[type, Drawer] = {RefreshCard: partial(draw_card, db),
-                                   RefreshApproval: partial(draw_approval, db, settings.steward_secret)}
-    return Runtime(settings=settings, config=config, db=db, clock=clock, slack=SlackPort(client, drawers),
-                   worker=Worker(db, clock, doorbell), redactor=Redactor(config.steward.internal_host_patterns))
+    drawers: dict[type, Drawer] = {
+        RefreshCard: partial(draw_card, db),
+        RefreshApproval: partial(draw_approval, db, settings.steward_secret),
+    }
+    return Runtime(
+        settings=settings,
+        config=config,
+        db=db,
+        clock=clock,
+        slack=SlackPort(client, drawers),
+        worker=Worker(db, clock, doorbell),
+        redactor=Redactor(config.steward.internal_host_patterns),
+    )
 
 
 def run_jobs_here(rt: Runtime, listeners: Callable[[Runtime], Any]) -> None:
@@ -90,8 +101,9 @@ def run_jobs_here(rt: Runtime, listeners: Callable[[Runtime], Any]) -> None:
     rt.worker.run_here(rt)
 
 
-def run_worker_process(settings: Settings, listeners: Callable[[Runtime], Any], doorbell: Doorbell, stop: Doorbell,
-                       parent_pid: int) -> None:
+def run_worker_process(
+    settings: Settings, listeners: Callable[[Runtime], Any], doorbell: Doorbell, stop: Doorbell, parent_pid: int
+) -> None:
     """A child of `steward serve` that runs the acked jobs, on its own interpreter lock. It ends when told to, or
     when the server that started it is gone."""
     configure_logging(settings.log_format)

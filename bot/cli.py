@@ -1,4 +1,5 @@
 """The `steward` command line: serve, demo, database, config, audit and policy."""
+
 from __future__ import annotations
 
 import argparse
@@ -116,22 +117,28 @@ def _audit_export(session: Session, args: argparse.Namespace) -> int:
         with open(args.output, "w", encoding="utf-8", newline="\n") as out:
             count = audit.export_jsonl(session, args.incident, out)
     # On stderr, so stdout stays pure JSON lines.
-    print(f"exported {count} audit events of {args.incident}" + (f" to {args.output}" if args.output else ""),
-          file=sys.stderr)
+    print(
+        f"exported {count} audit events of {args.incident}" + (f" to {args.output}" if args.output else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
 _AUDIT_COMMANDS: dict[str, Callable[[Session, argparse.Namespace], int]] = {
-    "verify": _audit_verify, "export": _audit_export,
+    "verify": _audit_verify,
+    "export": _audit_export,
 }
 
 
 def _existing_database(url: str) -> Database:
     """A handle on a database that must already exist: reading the audit log never creates one."""
     location = make_url(url)
-    if location.get_backend_name() == "sqlite" and location.database not in (None, "", ":memory:"):
-        if not Path(location.database).exists():
-            raise ConfigError(f"DATABASE_URL: no database at {location.database}")
+    if (
+        location.get_backend_name() == "sqlite"
+        and location.database not in (None, "", ":memory:")
+        and not Path(location.database).exists()
+    ):
+        raise ConfigError(f"DATABASE_URL: no database at {location.database}")
     db = Database(url)
     if not inspect(db.engine).has_table("auditevent"):
         db.engine.dispose()
@@ -198,7 +205,9 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="steward", description="Slack incident assistant")
     sub = root.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP server (Slack events, webhooks, health, metrics)")
-    serve.add_argument("--socket-mode", action="store_true", help="receive Slack traffic over Socket Mode (SLACK_APP_TOKEN)")
+    serve.add_argument(
+        "--socket-mode", action="store_true", help="receive Slack traffic over Socket Mode (SLACK_APP_TOKEN)"
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database schema at start")
     demo = sub.add_parser("demo", help="run the demo incident against the local Slack stand-in")
     demo.add_argument("--script", action="store_true", help="print the scripted incident as text")
@@ -207,7 +216,9 @@ def parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="check the config directory or print its JSON Schema")
     config.add_argument("action", choices=["check", "schema"])
     config.add_argument("--dir", help="config directory (default: STEWARD_CONFIG)")
-    audit_log = sub.add_parser("audit", help="verify the audit chain or export an incident's audit events (DATABASE_URL)")
+    audit_log = sub.add_parser(
+        "audit", help="verify the audit chain or export an incident's audit events (DATABASE_URL)"
+    )
     audit_commands = audit_log.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first broken link")
     export = audit_commands.add_parser("export", help="write an incident's audit events as JSON lines")
@@ -216,13 +227,19 @@ def parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("policy", help="ask policies.yml what it decides for an action")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser(
-        "check", help="print the decision, rule id and reasons as JSON",
+        "check",
+        help="print the decision, rule id and reasons as JSON",
         epilog="actor:<id> is an agent when it starts with B (a Slack bot id) or is 'steward'. "
-               "A fact left out is unknown, never assumed fine.",
+        "A fact left out is unknown, never assumed fine.",
     )
     check.add_argument("action", choices=get_args(Action))
-    check.add_argument("facts", nargs="*", type=_fact_word, metavar="key:value",
-                       help="env:<env> (required), service:<s>, actor:<user>, incident_mode:true|false, criticality:<c>")
+    check.add_argument(
+        "facts",
+        nargs="*",
+        type=_fact_word,
+        metavar="key:value",
+        help="env:<env> (required), service:<s>, actor:<user>, incident_mode:true|false, criticality:<c>",
+    )
     check.add_argument("--dir", help="config directory (default: STEWARD_CONFIG)")
     return root
 

@@ -1,8 +1,9 @@
 """The one clock. Everything that reads the time takes a Clock, so tests move time instead of sleeping."""
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -12,14 +13,14 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ManualClock:
     """A clock that only moves when told to; shared between threads, so guarded by a lock."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+        self._now = start or datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -39,8 +40,8 @@ class ManualClock:
 def utc(value: datetime) -> datetime:
     """Normalise a datetime to aware UTC; naive values are taken as UTC (SQLite drops tzinfo)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def rfc3339_utc(value: datetime) -> str:

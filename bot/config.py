@@ -1,4 +1,5 @@
 """Settings from the environment (pydantic-settings) and the config directory (`STEWARD_CONFIG`), validated at start."""
+
 from __future__ import annotations
 
 import re
@@ -136,7 +137,7 @@ class RollbackConfig(_Strict):
     repo: str | None = None  # gitops: path (relative to the config dir) or URL; github: owner/name
     file: str | None = None
     key: str | None = None
-    url: str | None = None   # argocd / github API base
+    url: str | None = None  # argocd / github API base
 
 
 class ServiceConfig(_Strict):
@@ -185,7 +186,9 @@ def validate_file(model: type[BaseModel], path: Path, required: bool = False) ->
     try:
         return model.model_validate(_read_yaml(path))
     except ValidationError as error:
-        raise ConfigError("\n".join(f"{path.name}: {_key_path(e['loc'])}: {e['msg']}" for e in error.errors())) from None
+        raise ConfigError(
+            "\n".join(f"{path.name}: {_key_path(e['loc'])}: {e['msg']}" for e in error.errors())
+        ) from None
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -203,11 +206,16 @@ def load_config(directory: Path) -> Config:
         steward=validate_file(StewardFile, directory / "steward.yml", required=True),
         services=validate_file(ServicesFile, directory / "services.yml"),
         # No policies.yml means no action is allowed: the policy fails closed.
-        policies=load_policies(directory / "policies.yml") if (directory / "policies.yml").exists() else PolicySet(policies=[]),
+        policies=load_policies(directory / "policies.yml")
+        if (directory / "policies.yml").exists()
+        else PolicySet(policies=[]),
     )
 
 
 def config_schema() -> dict[str, Any]:
     """JSON Schema of every config file, generated from the models (`steward config schema`)."""
-    return {"steward.yml": StewardFile.model_json_schema(), "services.yml": ServicesFile.model_json_schema(),
-            "policies.yml": PolicySet.model_json_schema()}
+    return {
+        "steward.yml": StewardFile.model_json_schema(),
+        "services.yml": ServicesFile.model_json_schema(),
+        "policies.yml": PolicySet.model_json_schema(),
+    }

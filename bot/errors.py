@@ -1,4 +1,5 @@
 """Errors with a sentence for a person: config mistakes and refusals a Slack user can cause."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 `CLICKS` maps the action ids of DESIGN section 9 to the flows that handle them; every flow takes
 (runtime, user, channel, button value, response_url).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,10 +11,10 @@ from collections.abc import Callable
 from slack_bolt import Ack, App
 
 from bot.approvals.flow import approve, deny
-from bot.status.reminders import snooze_reminder
+from bot.incidents.triage import declare_from_alert
 from bot.runtime.context import Runtime
 from bot.status.flow import discard_draft, publish_draft
-from bot.incidents.triage import declare_from_alert
+from bot.status.reminders import snooze_reminder
 
 ClickFlow = Callable[[Runtime, str, str, str, str | None], None]
 CLICKS: dict[str, ClickFlow] = {

@@ -1,4 +1,5 @@
 """The `/incident` listener, run by the worker on a stored request: ack, then run the command."""
+
 from __future__ import annotations
 
 from slack_bolt import Ack, App

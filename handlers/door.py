@@ -4,6 +4,7 @@ Bolt's dispatch costs about as much as the whole HTTP exchange, so it runs on th
 thread that acks (DESIGN section 2, "Ack fast"). Every reply therefore goes through `response_url` or the Web API,
 never in the ack. Jobs are keyed by channel, so one channel's requests run in the order Slack sent them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,8 @@ from starlette.types import Receive, Scope, Send
 
 from bot import metrics
 from bot.app import Door
-from bot.runtime.jobs import job
 from bot.runtime.context import Runtime
+from bot.runtime.jobs import job
 from bot.runtime.logs import request_context
 from handlers import actions, commands, events
 
@@ -48,8 +49,12 @@ def build_slack_app(rt: Runtime) -> App:
     """The Bolt app the worker dispatches stored requests to. The door checked their signatures before storing
     them, and a stored request may run minutes later, past the signature's 5-minute window, so Bolt does not
     check again."""
-    app = App(client=rt.slack.client, signing_secret=rt.settings.slack_signing_secret, process_before_response=True,
-              request_verification_enabled=False)
+    app = App(
+        client=rt.slack.client,
+        signing_secret=rt.settings.slack_signing_secret,
+        process_before_response=True,
+        request_verification_enabled=False,
+    )
     commands.register(app, rt)
     actions.register(app, rt)
     events.register(app, rt)

@@ -2,6 +2,7 @@
 
 `EVENTS` is what the app subscribes to; a test holds manifest.yml's `bot_events` to it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """The test world in the domain's words: a Slack workspace (the sandbox, over real sockets) with Steward serving it."""
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,9 @@ import psycopg
 import pytest
 
 from bot.clock import ManualClock
-from handlers.door import DOOR
 from bot.sandbox.local import start_local
 from bot.store.db import Database
+from handlers.door import DOOR
 from tests.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@ API fakes with (Starlette apps on bot.runtime.server's LoopbackServer, over real
 A fake subclasses FakeService, starts each handler with `gate`, and tests read back exactly what
 was sent from `requests`; it can be told to answer a method with a canned response (`answers`)
 or to hold it until released (`stall`, for timeouts)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -127,10 +127,10 @@ def rfc3339(dt: datetime | str | None = None) -> str:
     if isinstance(dt, str):
         return dt
     if dt is None:
-        dt = datetime.now(timezone.utc)
+        dt = datetime.now(UTC)
     elif dt.tzinfo is None:
         raise ValueError("naive datetime: pass an aware (UTC) datetime")
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def wait_for(
@@ -178,7 +178,7 @@ def _stop_all() -> None:
     for p in procs:
         try:
             p.stop()
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+        except Exception:
             pass
 
 
@@ -361,9 +361,7 @@ class _Process:
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         resp = self._http.request(method, f"{self.url}{path}", **kw)
         if resp.status_code >= 300:
-            raise MonitoringError(
-                f"{self.name} {method} {path} -> {resp.status_code}: {resp.text[:500]}"
-            )
+            raise MonitoringError(f"{self.name} {method} {path} -> {resp.status_code}: {resp.text[:500]}")
         return resp
 
 
@@ -504,9 +502,7 @@ class Prometheus(_Process):
         super().__init__(**kw)
         self.binary = PROMETHEUS_BIN
         self.alertmanager_url = alertmanager_url
-        self.rule_files = [
-            Path(p).resolve() for p in (rule_files if rule_files is not None else [DEFAULT_RULES])
-        ]
+        self.rule_files = [Path(p).resolve() for p in (rule_files if rule_files is not None else [DEFAULT_RULES])]
         self.scrape_targets = list(scrape_targets)  # "host:port", scraped as job "steward-e2e"
         self.evaluation_interval = evaluation_interval
         self.scrape_interval = scrape_interval

@@ -4,6 +4,7 @@
 "another replica leads") and prints `fired <target>` for each `probe` timer it fires; it stops when its stdin
 closes, or dies when killed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,12 +13,12 @@ from pathlib import Path
 
 from bot.clock import SystemClock
 from bot.config import load_config, load_settings
-from bot.slack.messages import Post
 from bot.redact.redactor import Redactor
 from bot.runtime.context import Runtime
 from bot.runtime.scheduler import Scheduler, on_timer
-from bot.store.db import Database
 from bot.runtime.worker import Worker
+from bot.slack.messages import Post
+from bot.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = 0.2  # seconds between ticks and between tries for the lock: the test waits on output, never sleeps
@@ -40,8 +41,15 @@ def main(url: str) -> None:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(name)s: %(message)s")
     settings = load_settings(database_url=url, steward_config=ROOT / "examples" / "config", steward_secret="replica")
     db, clock = Database(url), SystemClock()
-    rt = Runtime(settings=settings, config=load_config(settings.steward_config), db=db, clock=clock,
-                 slack=Stdout(), worker=Worker(db, clock), redactor=Redactor())  # type: ignore[arg-type]
+    rt = Runtime(
+        settings=settings,
+        config=load_config(settings.steward_config),
+        db=db,
+        clock=clock,
+        slack=Stdout(),
+        worker=Worker(db, clock),
+        redactor=Redactor(),
+    )  # type: ignore[arg-type]
     rt.worker.run_here(rt)
     scheduler = Scheduler(rt, tick_seconds=FAST, retry_seconds=FAST)
     scheduler.start()

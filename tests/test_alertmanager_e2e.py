@@ -1,4 +1,5 @@
 """End to end with the real thing: Debian's Alertmanager posts to Steward's webhook, Steward tells the channel."""
+
 from __future__ import annotations
 
 import httpx
@@ -26,14 +27,23 @@ def test_an_alert_fired_and_resolved_through_alertmanager_reaches_the_incident_c
         workspace.slack.wait_until(lambda: "🔴 *PaymentErrorRateHigh*" in alert_text(workspace, channel), timeout=30)
         assert "payment-api 5xx above 5%" in alert_text(workspace, channel)
         am.resolve(labels=LABELS, annotations={"summary": "payment-api 5xx above 5%"})
-        workspace.slack.wait_until(lambda: "✅ *PaymentErrorRateHigh* resolved" in alert_text(workspace, channel), timeout=30)
+        workspace.slack.wait_until(
+            lambda: "✅ *PaymentErrorRateHigh* resolved" in alert_text(workspace, channel), timeout=30
+        )
     alert_posts = [m for m in workspace.slack.messages(channel) if "🔔" in block_text(m.blocks)]
     assert len(alert_posts) == 1 and alert_posts[0].edited
 
 
 def refused_deliveries(workspace) -> float:
     metrics = httpx.get(f"{workspace.server.url}/metrics").text
-    line = next((l for l in metrics.splitlines() if l.startswith('steward_webhooks_total{outcome="401",source="alertmanager"}')), None)
+    line = next(
+        (
+            line
+            for line in metrics.splitlines()
+            if line.startswith('steward_webhooks_total{outcome="401",source="alertmanager"}')
+        ),
+        None,
+    )
     return float(line.split()[-1]) if line else 0.0
 
 

@@ -1,5 +1,6 @@
 """Scoped, expiring, evidence-bound approvals, through /slack/events and the sandbox: who may approve, what runs,
 what is refused, and what the audit log says."""
+
 from __future__ import annotations
 
 import json
@@ -11,11 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from bot.sandbox.local import start_local
-from handlers.door import DOOR
 from bot.runtime.server import LoopbackServer
-
+from bot.sandbox.local import start_local
 from bot.store.models import ApprovalRequest, AuditEvent, Execution
+from handlers.door import DOOR
 from tests.senders import alert
 from tests.workspace import COMMANDER, ENGINEER, OBSERVER, Workspace, block_text
 
@@ -67,7 +67,13 @@ def test_the_requester_cannot_approve_and_an_approver_can(workspace):
     assert "Approve turning flag `checkout.new-routing` off in production for payment-api, evidence `" in text
     assert "until 10:10 UTC." in text
     assert "flag-off-production" in text and "incident commander or sre oncall" in text
-    confirm = next(e for b in message.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "approval_approve")["confirm"]
+    confirm = next(
+        e
+        for b in message.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "approval_approve"
+    )["confirm"]
     assert confirm["text"]["text"].startswith("Approve turning flag `checkout.new-routing` off")
 
     workspace.slack.click_button(message, "approval_approve", user=ENGINEER)
@@ -97,7 +103,9 @@ def test_an_observer_without_a_role_cannot_approve(workspace):
     message = approval_message(workspace, channel)
     workspace.slack.click_button(message, "approval_approve", user=OBSERVER)
     workspace.settle()
-    assert "Only the incident commander or sre oncall of this incident can approve this" in workspace.ephemeral_text(OBSERVER)
+    assert "Only the incident commander or sre oncall of this incident can approve this" in workspace.ephemeral_text(
+        OBSERVER
+    )
     assert requests(workspace)[0].state == "pending" and executions(workspace) == []
     assert has_buttons(approval_message(workspace, channel))
 
@@ -164,7 +172,9 @@ def test_a_tampered_button_value_is_refused(workspace):
     channel = request_flag_off(workspace)
     message = approval_message(workspace, channel)
     request_id = requests(workspace)[0].id
-    workspace.slack.click("approval_approve", f"{request_id}.{'0' * 32}", user=COMMANDER, channel=channel, message_ts=message.ts)
+    workspace.slack.click(
+        "approval_approve", f"{request_id}.{'0' * 32}", user=COMMANDER, channel=channel, message_ts=message.ts
+    )
     workspace.settle()
     assert "This approval button is not valid" in workspace.ephemeral_text(COMMANDER)
     assert requests(workspace)[0].state == "pending"
@@ -200,14 +210,24 @@ class FailingUnleash:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
-        self.server = LoopbackServer(Starlette(routes=[
-            Route("/api/admin/projects/{project}/features/{flag}", self.feature),
-            Route("/api/admin/projects/{project}/features/{flag}/environments/{env}/off", self.off, methods=["POST"]),
-        ])).start()
+        self.server = LoopbackServer(
+            Starlette(
+                routes=[
+                    Route("/api/admin/projects/{project}/features/{flag}", self.feature),
+                    Route(
+                        "/api/admin/projects/{project}/features/{flag}/environments/{env}/off",
+                        self.off,
+                        methods=["POST"],
+                    ),
+                ]
+            )
+        ).start()
 
     async def feature(self, request: Request) -> JSONResponse:
         self.calls.append(f"GET {request.url.path}")
-        return JSONResponse({"name": request.path_params["flag"], "environments": [{"name": "production", "enabled": True}]})
+        return JSONResponse(
+            {"name": request.path_params["flag"], "environments": [{"name": "production", "enabled": True}]}
+        )
 
     async def off(self, request: Request) -> PlainTextResponse:
         self.calls.append(f"POST {request.url.path}")
@@ -218,9 +238,15 @@ class FailingUnleash:
 def unleash_workspace(config_dir, clock):
     unleash = FailingUnleash()
     services = config_dir / "services.yml"
-    services.write_text(services.read_text().replace(
-        "  provider: flagd\n  path: flags.flagd.json", f"  provider: unleash\n  url: {unleash.server.url}\n  project: default"))
-    stack = start_local(DOOR, f"sqlite:///{config_dir}/steward.db", config_dir, clock, unleash_api_token="unleash-token")
+    services.write_text(
+        services.read_text().replace(
+            "  provider: flagd\n  path: flags.flagd.json",
+            f"  provider: unleash\n  url: {unleash.server.url}\n  project: default",
+        )
+    )
+    stack = start_local(
+        DOOR, f"sqlite:///{config_dir}/steward.db", config_dir, clock, unleash_api_token="unleash-token"
+    )
     try:
         yield Workspace(stack), unleash
     finally:
@@ -233,11 +259,15 @@ def test_a_failing_executor_leaves_the_request_failed_with_the_reason(unleash_wo
     channel = request_flag_off(workspace)
     workspace.slack.click_button(approval_message(workspace, channel), "approval_approve", user=COMMANDER)
     workspace.settle()
-    assert any(c.startswith("POST /api/admin/projects/default/features/checkout.new-routing/environments/production/off")
-               for c in unleash.calls)
+    assert any(
+        c.startswith("POST /api/admin/projects/default/features/checkout.new-routing/environments/production/off")
+        for c in unleash.calls
+    )
     [request] = requests(workspace)
     assert request.state == "failed" and "HTTP 500" in request.result["error"]
-    assert any("❌ Failed: turning flag `checkout.new-routing` off" in p and "HTTP 500" in p for p in workspace.posts(channel))
+    assert any(
+        "❌ Failed: turning flag `checkout.new-routing` off" in p and "HTTP 500" in p for p in workspace.posts(channel)
+    )
     assert "❌ Failed" in block_text(approval_message(workspace, channel).blocks)
     assert [e.outcome for e in executions(workspace)] == ["failed"]
     assert audit_actions(workspace)[-1] == "execution_failed"
@@ -327,4 +357,8 @@ def test_a_second_request_for_a_change_already_made_does_not_run_it_again(worksp
     with workspace.steward.runtime.db.session() as session:
         last = session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
     assert (last.action, last.actor, last.approver, last.details) == (
-        "execution_skipped_duplicate", OBSERVER, OBSERVER, {"request": second.id})
+        "execution_skipped_duplicate",
+        OBSERVER,
+        OBSERVER,
+        {"request": second.id},
+    )

@@ -1,11 +1,13 @@
 """The audit chain: every event's hash covers the one before, any change to a stored event is named by
 verify, and concurrent writers (threads, replicas) extend one chain without forking it."""
+
 from __future__ import annotations
 
 import io
 import json
 import threading
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -24,11 +26,19 @@ EVENTS = AuditEvent.__table__
 def record(db: Database, clock: ManualClock, incident: str = INCIDENT, **overrides: Any) -> AuditEvent:
     """One audit event with every field filled, in its own transaction, as the gateway would write it."""
     fields: dict[str, Any] = dict(
-        actor="U0ALICE", action="approval_approved", target="checkout.new-routing", environment="production",
-        decision="approval_required", rule="flag-off-production", evidence_hash="3f9a1c2b7d4e" + "0" * 52,
-        approver="U0BOB", reason="checkout errors after the routing change",
-        telemetry_before={"error_rate": 0.31}, telemetry_after={"error_rate": 0.02},
-        incident_id=incident, details={"request": "AR-1", "call": ["flagd", "off"]},
+        actor="U0ALICE",
+        action="approval_approved",
+        target="checkout.new-routing",
+        environment="production",
+        decision="approval_required",
+        rule="flag-off-production",
+        evidence_hash="3f9a1c2b7d4e" + "0" * 52,
+        approver="U0BOB",
+        reason="checkout errors after the routing change",
+        telemetry_before={"error_rate": 0.31},
+        telemetry_after={"error_rate": 0.02},
+        incident_id=incident,
+        details={"request": "AR-1", "call": ["flagd", "off"]},
     )
     fields.update(overrides)
     with db.session() as session:
@@ -188,8 +198,14 @@ def _append_concurrently(databases: list[Database], clock: ManualClock, threads:
             start.wait()
             for n in range(each):
                 with database.session() as session:
-                    audit.append(session, at=clock.now(), actor=f"U{worker}", action="policy_decision",
-                                 incident_id=INCIDENT, details={"worker": worker, "n": n})
+                    audit.append(
+                        session,
+                        at=clock.now(),
+                        actor=f"U{worker}",
+                        action="policy_decision",
+                        incident_id=INCIDENT,
+                        details={"worker": worker, "n": n},
+                    )
         except BaseException as error:  # reported to the test thread below
             errors.append(error)
 
@@ -205,13 +221,15 @@ def _assert_one_unforked_chain(db: Database, length: int) -> None:
     events = stored(db)
     assert [event.seq for event in events] == list(range(1, length + 1))
     assert len({event.prev_hash for event in events}) == length, "two events extend the same link"
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    assert all(later.prev_hash == earlier.hash for earlier, later in pairwise(events))
     assert head(db).seq == length
     assert verify(db) == audit.VerifyResult(ok=True, checked=length)
 
 
 @pytest.mark.parametrize("replicas", [1, 2], ids=["one-engine", "two-replicas"])
-@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"], indirect=True
+)
 def test_concurrent_appends_extend_one_chain(db, clock, replicas):
     # A fresh database: the writers also race to create the chain head.
     databases = [db] + [Database(db.url) for _ in range(replicas - 1)]
@@ -222,4 +240,3 @@ def test_concurrent_appends_extend_one_chain(db, clock, replicas):
             extra.engine.dispose()
     assert errors == []
     _assert_one_unforked_chain(db, 100)
-

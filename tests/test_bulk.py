@@ -1,8 +1,9 @@
 """Bulk inserts: duplicates skipped, the new rows returned, and values stored as the column types store them."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -20,10 +21,20 @@ WHEN = datetime(2026, 11, 25, 10, 4, 5, 123456, tzinfo=timezone(timedelta(hours=
 
 def signal(key: str, **fields: object) -> dict[str, object]:
     return {
-        "source": "alertmanager", "fingerprint": f"fp-{key}", "name": "HighErrorRate", "status": "firing",
-        "labels": {"service": "payment-api", "é": 'ü 漢 "q" \\ \n 🔥'}, "annotations": {}, "starts_at": WHEN,
-        "ends_at": None, "url": None, "service": "payment-api", "environment": None, "dedupe_key": key,
-        "received_at": WHEN, **fields,
+        "source": "alertmanager",
+        "fingerprint": f"fp-{key}",
+        "name": "HighErrorRate",
+        "status": "firing",
+        "labels": {"service": "payment-api", "é": 'ü 漢 "q" \\ \n 🔥'},
+        "annotations": {},
+        "starts_at": WHEN,
+        "ends_at": None,
+        "url": None,
+        "service": "payment-api",
+        "environment": None,
+        "dedupe_key": key,
+        "received_at": WHEN,
+        **fields,
     }
 
 
@@ -32,8 +43,8 @@ def test_only_new_rows_are_stored_and_returned(db: Database) -> None:
         first = insert_new(session, SIGNAL, [signal("a"), signal("b"), signal("a")], SIGNAL.c.dedupe_key)
     with db.session() as session:
         again = insert_new(session, SIGNAL, [signal("b"), signal("c")], SIGNAL.c.dedupe_key)
-    assert sorted(key for key, in first) == ["a", "b"]
-    assert [key for key, in again] == ["c"]
+    assert sorted(key for (key,) in first) == ["a", "b"]
+    assert [key for (key,) in again] == ["c"]
 
 
 def test_a_refused_insert_raises_sqlalchemys_error_and_stores_nothing(db: Database) -> None:
@@ -45,8 +56,12 @@ def test_a_refused_insert_raises_sqlalchemys_error_and_stores_nothing(db: Databa
 
 
 def test_values_read_back_as_they_went_in(db: Database) -> None:
-    row = signal("a", annotations={"nested": "no", "runbook": "https://runbooks.example.com/x?y=1&z=2"},
-                 url="http://prometheus:9090/graph", ends_at=WHEN + timedelta(minutes=5))
+    row = signal(
+        "a",
+        annotations={"nested": "no", "runbook": "https://runbooks.example.com/x?y=1&z=2"},
+        url="http://prometheus:9090/graph",
+        ends_at=WHEN + timedelta(minutes=5),
+    )
     with db.session() as session:
         insert_new(session, SIGNAL, [row], SIGNAL.c.id)
     with db.session() as session:
@@ -73,15 +88,21 @@ def test_times_hold_the_text_the_column_type_writes(db: Database) -> None:
     with db.engine.connect() as connection:
         stored = connection.execute(text("SELECT CAST(starts_at AS TEXT) FROM signal ORDER BY dedupe_key")).scalars()
         assert len(set(stored)) == 1
-        assert connection.execute(select(SIGNAL.c.dedupe_key).where(SIGNAL.c.starts_at == WHEN)).scalars().all() == ["bulk", "core"]
+        assert connection.execute(select(SIGNAL.c.dedupe_key).where(SIGNAL.c.starts_at == WHEN)).scalars().all() == [
+            "bulk",
+            "core",
+        ]
 
 
-@pytest.mark.parametrize(("value", "written"), [
-    ({"é": "ü 🔥"}, '{"é":"ü 🔥"}'),
-    ({"a": "\ud800"}, '{"a":"\\ud800"}'),   # orjson refuses a lone surrogate; json writes it escaped
-    (2**70, str(2**70)),
-    ({1: "one"}, '{"1":"one"}'),
-])
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ({"é": "ü 🔥"}, '{"é":"ü 🔥"}'),
+        ({"a": "\ud800"}, '{"a":"\\ud800"}'),  # orjson refuses a lone surrogate; json writes it escaped
+        (2**70, str(2**70)),
+        ({1: "one"}, '{"1":"one"}'),
+    ],
+)
 def test_json_text_writes_whatever_json_writes(value: object, written: str) -> None:
     assert json_text(value) == written
     assert json.loads(written) == json.loads(json.dumps(value))
@@ -93,12 +114,19 @@ def test_json_text_refuses_times_as_json_does() -> None:
     assert json_text({"at": WHEN}, default=str) == json.dumps({"at": str(WHEN)}, separators=(",", ":"))
 
 
-@pytest.mark.parametrize("when", [WHEN, WHEN.replace(microsecond=0), datetime(1, 1, 1, tzinfo=timezone.utc),
-                                  datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)])
+@pytest.mark.parametrize(
+    "when",
+    [
+        WHEN,
+        WHEN.replace(microsecond=0),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
 def test_sqlite_times_are_the_text_sqlalchemys_datetime_writes(when: datetime) -> None:
     # UTCDateTime writes SQLite's text itself; rows written before it, and SQL comparing times, expect DATETIME's.
     dialect = sqlite.dialect()
     ours = UTCDateTime().bind_processor(dialect)
     sqlalchemys = sqlite.DATETIME().bind_processor(dialect)
     assert ours is not None and sqlalchemys is not None
-    assert ours(when) == sqlalchemys(when.astimezone(timezone.utc))
+    assert ours(when) == sqlalchemys(when.astimezone(UTC))

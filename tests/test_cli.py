@@ -1,4 +1,5 @@
 """The `steward` command line as an operator runs it: a separate process, configured by its environment."""
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,32 @@ OTHER_INCIDENT = "INC-20261125-02"
 def steward(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("STEWARD_", "SLACK_", "DATABASE_URL"))}
     clean["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**clean, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def audited(db: Database, clock: ManualClock, *incidents: str) -> None:
     """What the gateway leaves behind: one policy decision per incident, in one chain."""
     with db.session() as session:
         for incident in incidents:
-            audit.append(session, at=clock.advance(seconds=30), actor="U0ALICE", action="policy_decision",
-                         target="checkout.new-routing", environment="production", decision="approval_required",
-                         rule="flag-off-production", incident_id=incident, details={"dry_run": True})
+            audit.append(
+                session,
+                at=clock.advance(seconds=30),
+                actor="U0ALICE",
+                action="policy_decision",
+                target="checkout.new-routing",
+                environment="production",
+                decision="approval_required",
+                rule="flag-off-production",
+                incident_id=incident,
+                details={"dry_run": True},
+            )
 
 
 def test_audit_verify_exits_0_when_intact_and_1_naming_the_broken_link(db, clock, tmp_path):
@@ -53,7 +69,10 @@ def test_audit_verify_exits_0_when_intact_and_1_naming_the_broken_link(db, clock
 
 def test_audit_verify_refuses_a_database_without_the_audit_log(tmp_path):
     empty = steward("audit", "verify", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}, cwd=tmp_path)
-    assert (empty.returncode, empty.stderr.strip()) == (2, f"steward: DATABASE_URL: no database at {tmp_path / 'none.db'}")
+    assert (empty.returncode, empty.stderr.strip()) == (
+        2,
+        f"steward: DATABASE_URL: no database at {tmp_path / 'none.db'}",
+    )
     assert not (tmp_path / "none.db").exists()
     sqlite3.connect(tmp_path / "bare.db").close()  # the file exists, its tables do not
     bare = steward("audit", "verify", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'bare.db'}"}, cwd=tmp_path)
@@ -84,8 +103,9 @@ def policy_check(config_dir: Path, *words: str) -> dict[str, Any]:
 
 
 def test_policy_check_production_flag_off_needs_approval(config_dir):
-    decision = policy_check(config_dir, "disable_flag", "env:production", "service:payment-api", "actor:U0ALICE",
-                            "incident_mode:true")
+    decision = policy_check(
+        config_dir, "disable_flag", "env:production", "service:payment-api", "actor:U0ALICE", "incident_mode:true"
+    )
     assert decision["decision"] == "approval_required"
     assert decision["rule_id"] == "flag-off-production"
     assert decision["approval_from"] == ["incident_commander", "sre_oncall"]
@@ -103,7 +123,9 @@ def test_policy_check_fails_closed(config_dir):
     assert "incident_mode is unknown" in no_incident_mode["reasons"][0]
 
 
-@pytest.mark.parametrize(("actor", "decision"), [("B0STEWARD", "deny"), ("steward", "deny"), ("U0BOB", "approval_required")])
+@pytest.mark.parametrize(
+    ("actor", "decision"), [("B0STEWARD", "deny"), ("steward", "deny"), ("U0BOB", "approval_required")]
+)
 def test_policy_check_actor_decides_whether_an_agent_acts(config_dir, actor, decision):
     result = policy_check(config_dir, "rollback_deployment", "env:production", f"actor:{actor}", "incident_mode:true")
     assert result["decision"] == decision
@@ -143,11 +165,15 @@ def test_config_check_accepts_the_example_policies(config_dir):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("policies:\n  - {id: a, action: disable_flag, environment: staging, desicion: allow}\n",
-         "policies.yml: policies[0].desicion: unknown key 'desicion'"),
-        ("policies:\n  - {id: a, action: disable_flag, environment: staging, decision: allow,"
-         " denied_when: [{is_friday: true}]}\n",
-         "policies.yml: policies[0].denied_when[0]: unknown condition 'is_friday'"),
+        (
+            "policies:\n  - {id: a, action: disable_flag, environment: staging, desicion: allow}\n",
+            "policies.yml: policies[0].desicion: unknown key 'desicion'",
+        ),
+        (
+            "policies:\n  - {id: a, action: disable_flag, environment: staging, decision: allow,"
+            " denied_when: [{is_friday: true}]}\n",
+            "policies.yml: policies[0].denied_when[0]: unknown condition 'is_friday'",
+        ),
         ("policies: [\n", "policies.yml: not valid YAML"),
     ],
 )

@@ -1,4 +1,5 @@
 """Parsing `/incident` text: pure, table-driven."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,21 +13,46 @@ from bot.errors import BadCommand
     ("text", "name", "words", "options", "flags", "override"),
     [
         ("", "help", [], {}, set(), None),
-        ("declare Checkout errors sev:SEV2 service:payment-api,checkout-web",
-         "declare", ["Checkout", "errors"], {"sev": "SEV2", "service": "payment-api,checkout-web"}, set(), None),
+        (
+            "declare Checkout errors sev:SEV2 service:payment-api,checkout-web",
+            "declare",
+            ["Checkout", "errors"],
+            {"sev": "SEV2", "service": "payment-api,checkout-web"},
+            set(),
+            None,
+        ),
         ("DECLARE  spaced   title ", "declare", ["spaced", "title"], {}, set(), None),
         ("note see https://grafana/x?a=b:c", "note", ["see", "https://grafana/x?a=b:c"], {}, set(), None),
         ("note ratio:3 is not an option", "note", ["ratio:3", "is", "not", "an", "option"], {}, set(), None),
-        ("rollback payment-api to:v2.17.3 env:production --dry-run",
-         "rollback", ["payment-api"], {"to": "v2.17.3", "env": "production"}, {"--dry-run"}, None),
-        ('resolve --override "alert is a known false positive"', "resolve", [], {}, set(), "alert is a known false positive"),
+        (
+            "rollback payment-api to:v2.17.3 env:production --dry-run",
+            "rollback",
+            ["payment-api"],
+            {"to": "v2.17.3", "env": "production"},
+            {"--dry-run"},
+            None,
+        ),
+        (
+            'resolve --override "alert is a known false positive"',
+            "resolve",
+            [],
+            {},
+            set(),
+            "alert is a known false positive",
+        ),
         ("resolve --override “smart quotes work”", "resolve", [], {}, set(), "smart quotes work"),
         ("role sre_oncall <@U0ENGINEER|bob>", "role", ["sre_oncall", "<@U0ENGINEER|bob>"], {}, set(), None),
     ],
 )
 def test_parses_words_options_and_flags(text, name, words, options, flags, override):
     parsed = parse_incident_command(text)
-    assert (parsed.name, parsed.words, parsed.options, set(parsed.flags), parsed.override) == (name, words, options, flags, override)
+    assert (parsed.name, parsed.words, parsed.options, set(parsed.flags), parsed.override) == (
+        name,
+        words,
+        options,
+        flags,
+        override,
+    )
 
 
 def test_notes_keep_option_looking_words_as_typed():

@@ -4,6 +4,7 @@ see at each step. Screenshots land in tests/artifacts/ (not committed).
 
 Marked `browser`. Without /usr/bin/chromium these tests fail (CI installs it) unless STEWARD_SKIP_BROWSER=1.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.demo import FLAG, SCENARIO, Alert, Click, Command, Scene, attach_replay, demo_stack, flag_file
-from handlers.door import DOOR
-from bot.sandbox.local import LocalStack
 from bot.sandbox import BOT_USER, COMMANDER, ENGINEER, GENERAL
+from bot.sandbox.demo import FLAG, SCENARIO, Alert, Click, Command, Scene, attach_replay, demo_stack, flag_file
+from bot.sandbox.local import LocalStack
+from handlers.door import DOOR
 
 pytestmark = pytest.mark.browser
 
@@ -26,8 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DOCS_SCREENSHOT = ROOT / "docs" / "approval.png"  # rewritten only with STEWARD_UPDATE_SCREENSHOTS=1
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 DECLARE = "/incident declare Checkout errors on payment-api sev:SEV2 service:payment-api"
 
 
@@ -36,8 +42,11 @@ def browser() -> Iterator[object]:
     if os.environ.get("STEWARD_SKIP_BROWSER") == "1":
         pytest.skip("STEWARD_SKIP_BROWSER=1 (never set in CI)")
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-chromium.sh (CI installs it), "
-                    "or set STEWARD_SKIP_BROWSER=1 to skip the browser tests", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: run scripts/install-chromium.sh (CI installs it), "
+            "or set STEWARD_SKIP_BROWSER=1 to skip the browser tests",
+            pytrace=False,
+        )
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
@@ -298,23 +307,47 @@ def test_block_kit_renders_as_slack_shows_it_and_buttons_reach_the_app_signed(br
     must show the formatting, the thread, the styles and the confirm dialog, and a click must arrive as
     block_actions."""
     workspace = demo.sandbox.workspace
-    confirm = {"title": {"type": "plain_text", "text": "Turn the flag off?"},
-               "text": {"type": "mrkdwn", "text": "This changes *production*."},
-               "confirm": {"type": "plain_text", "text": "Turn it off"},
-               "deny": {"type": "plain_text", "text": "Not yet"}, "style": "danger"}
+    confirm = {
+        "title": {"type": "plain_text", "text": "Turn the flag off?"},
+        "text": {"type": "mrkdwn", "text": "This changes *production*."},
+        "confirm": {"type": "plain_text", "text": "Turn it off"},
+        "deny": {"type": "plain_text", "text": "Not yet"},
+        "style": "danger",
+    }
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Rendering check"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": (
-            "*bold* _italic_ ~gone~ `code` <https://example.com/runbook|the runbook> for <@U0ENGINEER> "
-            "in <#C0GENERAL> &amp; snake_case_stays")}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    "*bold* _italic_ ~gone~ `code` <https://example.com/runbook|the runbook> for <@U0ENGINEER> "
+                    "in <#C0GENERAL> &amp; snake_case_stays"
+                ),
+            },
+        },
         {"type": "divider"},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "context line"}]},
-        {"type": "actions", "elements": [
-            {"type": "button", "action_id": "sandbox_check_ok", "text": {"type": "plain_text", "text": "Looks right"},
-             "style": "primary", "value": "ok"},
-            {"type": "button", "action_id": "sandbox_check_off", "text": {"type": "plain_text", "text": "Turn off"},
-             "style": "danger", "value": "off", "confirm": confirm},
-        ]},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "sandbox_check_ok",
+                    "text": {"type": "plain_text", "text": "Looks right"},
+                    "style": "primary",
+                    "value": "ok",
+                },
+                {
+                    "type": "button",
+                    "action_id": "sandbox_check_off",
+                    "text": {"type": "plain_text", "text": "Turn off"},
+                    "style": "danger",
+                    "value": "off",
+                    "confirm": confirm,
+                },
+            ],
+        },
     ]
     parent = workspace.post(GENERAL, BOT_USER, "Rendering check", blocks)
     workspace.post(GENERAL, BOT_USER, "a reply in the thread", thread_ts=parent.ts)

@@ -1,20 +1,25 @@
 """Evidence packets: the same evidence always hashes the same, and any change in it does not."""
+
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from bot.approvals.evidence import EvidencePacket, canonical_json, evidence_hash, missing_evidence, short_hash
-from bot.clock import rfc3339_utc
 from bot.approvals.readiness import CHECK_NAMES, ReadinessCheck
+from bot.clock import rfc3339_utc
 
-DEPLOYED_AT = datetime(2026, 11, 25, 9, 52, tzinfo=timezone.utc)
+DEPLOYED_AT = datetime(2026, 11, 25, 9, 52, tzinfo=UTC)
 READINESS = [
-    {"name": name, "answer": "yes" if name == "artifact" else "unknown", "source": "deploy record" if name == "artifact" else "not checked by Steward"}
+    {
+        "name": name,
+        "answer": "yes" if name == "artifact" else "unknown",
+        "source": "deploy record" if name == "artifact" else "not checked by Steward",
+    }
     for name in CHECK_NAMES
 ]
 
@@ -103,11 +108,17 @@ def test_changing_any_one_field_changes_the_hash(field):
         pytest.param({"n": 1}, {"n": 1.0}, id="integral-float-is-the-int"),
         pytest.param({"n": 4.50}, {"n": 4.5}, id="trailing-zero"),
         pytest.param({"n": 1e30}, {"n": 1000000000000000000000000000000.0}, id="exponent"),
-        pytest.param({"ok": True, "nested": {"b": 1, "a": [1, 2]}}, {"nested": {"a": [1, 2], "b": 1}, "ok": True},
-                     id="nested-key-order"),
+        pytest.param(
+            {"ok": True, "nested": {"b": 1, "a": [1, 2]}},
+            {"nested": {"a": [1, 2], "b": 1}, "ok": True},
+            id="nested-key-order",
+        ),
         pytest.param({"at": DEPLOYED_AT.replace(microsecond=987654)}, {"at": DEPLOYED_AT}, id="microseconds-dropped"),
-        pytest.param({"at": DEPLOYED_AT.astimezone(timezone(timedelta(hours=7)))}, {"at": DEPLOYED_AT},
-                     id="offset-normalised-to-utc"),
+        pytest.param(
+            {"at": DEPLOYED_AT.astimezone(timezone(timedelta(hours=7)))},
+            {"at": DEPLOYED_AT},
+            id="offset-normalised-to-utc",
+        ),
         pytest.param({"at": DEPLOYED_AT.replace(tzinfo=None)}, {"at": DEPLOYED_AT}, id="naive-is-utc"),
         pytest.param({"at": DEPLOYED_AT}, {"at": "2026-11-25T09:52:00Z"}, id="time-is-its-rfc3339-string"),
         pytest.param({"list": (1, 2)}, {"list": [1, 2]}, id="tuple-is-a-list"),
@@ -154,14 +165,25 @@ def test_keys_sort_by_utf16_code_units_per_rfc_8785():
 def test_the_canonical_form_is_pinned():
     # If this changes, every pending approval's hash changes with it: bump it deliberately or not at all.
     fixed = EvidencePacket(
-        action="disable_flag", target="checkout.new-routing", environment="production", service="payment-api",
-        current_state={"state": "ENABLED", "defaultVariant": "on", "evaluated_variant": "on",
-                       "targeting": {"fractional": [["on", 25], ["off", 75]]}},
+        action="disable_flag",
+        target="checkout.new-routing",
+        environment="production",
+        service="payment-api",
+        current_state={
+            "state": "ENABLED",
+            "defaultVariant": "on",
+            "evaluated_variant": "on",
+            "targeting": {"fractional": [["on", 25], ["off", 75]]},
+        },
         proposed_state={"state": "ENABLED", "defaultVariant": "off", "targeting": None},
         event_refs=[{"id": "evt-0002", "content_hash": "b" * 64}, {"id": "evt-0001", "content_hash": "a" * 64}],
-        readiness=None, risk_flags=["payment_service_touched"], alternatives=["roll back payment-api to v2.17.3"],
-        undo_path="restore the previous flag definition", expected_telemetry=["checkout_authorization_error_rate falls"],
-        requested_by="U0ENGINEER", incident_id="INC-20261125-01",
+        readiness=None,
+        risk_flags=["payment_service_touched"],
+        alternatives=["roll back payment-api to v2.17.3"],
+        undo_path="restore the previous flag definition",
+        expected_telemetry=["checkout_authorization_error_rate falls"],
+        requested_by="U0ENGINEER",
+        incident_id="INC-20261125-01",
     )
     expected = (
         '{"action":"disable_flag","alternatives":["roll back payment-api to v2.17.3"],"blast_radius":null,'
@@ -182,7 +204,7 @@ def test_the_canonical_form_is_pinned():
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (datetime(2026, 11, 25, 10, 8, 0, 999999, tzinfo=timezone.utc), "2026-11-25T10:08:00Z"),
+        (datetime(2026, 11, 25, 10, 8, 0, 999999, tzinfo=UTC), "2026-11-25T10:08:00Z"),
         (datetime(2026, 11, 25, 17, 8, tzinfo=timezone(timedelta(hours=7))), "2026-11-25T10:08:00Z"),
         (datetime(2026, 11, 25, 10, 8), "2026-11-25T10:08:00Z"),
     ],
@@ -225,14 +247,26 @@ def test_the_readiness_answers_are_part_of_the_packet():
 @pytest.mark.parametrize(
     ("changes", "required", "missing"),
     [
-        ({}, ["current_version", "target_previous_version", "rollback_compatibility_check", "blast_radius_assessment"], []),
-        ({"readiness": None, "blast_radius": None},
-         ["current_version", "rollback_compatibility_check", "blast_radius_assessment"],
-         ["rollback_compatibility_check", "blast_radius_assessment"]),
-        ({"proposed_state": {}}, ["current_state", "proposed_state", "target_previous_version"],
-         ["proposed_state", "target_previous_version"]),
-        ({"event_refs": [], "expected_telemetry": []}, ["event_refs", "expected_telemetry", "undo_path"],
-         ["event_refs", "expected_telemetry"]),
+        (
+            {},
+            ["current_version", "target_previous_version", "rollback_compatibility_check", "blast_radius_assessment"],
+            [],
+        ),
+        (
+            {"readiness": None, "blast_radius": None},
+            ["current_version", "rollback_compatibility_check", "blast_radius_assessment"],
+            ["rollback_compatibility_check", "blast_radius_assessment"],
+        ),
+        (
+            {"proposed_state": {}},
+            ["current_state", "proposed_state", "target_previous_version"],
+            ["proposed_state", "target_previous_version"],
+        ),
+        (
+            {"event_refs": [], "expected_telemetry": []},
+            ["event_refs", "expected_telemetry", "undo_path"],
+            ["event_refs", "expected_telemetry"],
+        ),
     ],
 )
 def test_missing_evidence_names_what_the_policy_asked_for_and_the_packet_lacks(changes, required, missing):

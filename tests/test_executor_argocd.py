@@ -1,6 +1,7 @@
 """The Argo CD rollback executor against a real local HTTP server speaking the documented
 Application API (GET an application, POST its rollback), which records every request and refuses
 the way Argo CD does (auto-sync on, unknown history id)."""
+
 from __future__ import annotations
 
 import copy
@@ -91,9 +92,7 @@ class FakeArgoCD(FakeService):
                 return refused
             name = request.path_params["name"]
             if name not in self.apps:
-                return JSONResponse(
-                    grpc_error(f'applications.argoproj.io "{name}" not found', 5), status_code=404
-                )
+                return JSONResponse(grpc_error(f'applications.argoproj.io "{name}" not found', 5), status_code=404)
             return None
 
         async def get(request: Request) -> Response:
@@ -173,9 +172,7 @@ def test_read_reports_the_last_deployed_entry(rig: Rig) -> None:
 
 
 def test_roll_back_posts_the_history_id_exactly_as_documented(rig: Rig) -> None:
-    executor = ArgoCDExecutor(
-        base_url=rig.url, token=TOKEN, apps={"production": APP}, app_namespace="argocd"
-    )
+    executor = ArgoCDExecutor(base_url=rig.url, token=TOKEN, apps={"production": APP}, app_namespace="argocd")
 
     result = executor.roll_back(SERVICE, "production", "v2.13.1", message=MESSAGE)
 
@@ -274,9 +271,9 @@ def test_a_branch_tracking_app_is_versioned_by_commit(rig: Rig) -> None:
     executor = ArgoCDExecutor(base_url=rig.url, token=TOKEN, apps={"production": "checkout-prod"})
 
     assert executor.read("checkout", "production").version == SHA_43
-    with pytest.raises(ExecutorError, match=(
-        r"no deploy history entry for main; it has: b6fc4c6.* \(id 42\), 9c1185a.* \(id 41\)"
-    )):
+    with pytest.raises(
+        ExecutorError, match=(r"no deploy history entry for main; it has: b6fc4c6.* \(id 42\), 9c1185a.* \(id 41\)")
+    ):
         executor.roll_back("checkout", "production", "main", message=MESSAGE)
     result = executor.roll_back("checkout", "production", SHA_41[:7], message=MESSAGE)
 
@@ -290,15 +287,16 @@ def test_http_failures_are_one_line_errors(rig: Rig) -> None:
     with pytest.raises(ExecutorError) as caught:
         unknown.read(SERVICE, "production")
     assert str(caught.value) == (
-        f'argocd: GET {rig.url}/api/v1/applications/nope -> HTTP 404 Not Found: '
+        f"argocd: GET {rig.url}/api/v1/applications/nope -> HTTP 404 Not Found: "
         'applications.argoproj.io "nope" not found'
     )
     bad_token = ArgoCDExecutor(base_url=rig.url, token="wrong", apps={"production": APP})
     with pytest.raises(ExecutorError, match="HTTP 401 Unauthorized: invalid session"):
         bad_token.roll_back(SERVICE, "production", "v2.13.1", message=MESSAGE)
-    with pytest.raises(ExecutorError, match=(
-        r"no application configured for payment-api in 'staging' \(argocd_apps has \['production'\]\)"
-    )):
+    with pytest.raises(
+        ExecutorError,
+        match=(r"no application configured for payment-api in 'staging' \(argocd_apps has \['production'\]\)"),
+    ):
         rig.executor.read(SERVICE, "staging")
     with pytest.raises(ExecutorError, match=r"^argocd: GET .* failed: ConnectError"):
         executor = ArgoCDExecutor(base_url=closed_port_url(), token=TOKEN, apps={"production": APP}, timeout=2)

@@ -1,5 +1,6 @@
 """The Unleash and LaunchDarkly executors against real local HTTP servers that speak the
 documented Admin / REST v2 APIs, record every request and answer like the services do."""
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,7 @@ def unleash_app(service: FakeService, features: dict[str, dict[str, bool]]) -> S
             "type": "release",
             "stale": False,
             "environments": [
-                {"name": env, "enabled": on, "type": env, "strategies": []}
-                for env, on in features[name].items()
+                {"name": env, "enabled": on, "type": env, "strategies": []} for env, on in features[name].items()
             ],
         }
 
@@ -338,9 +338,9 @@ def test_launchdarkly_default_comment(launchdarkly: Rig) -> None:
 def test_launchdarkly_errors_are_one_line(launchdarkly: Rig) -> None:
     executor, service, envs = launchdarkly.executor, launchdarkly.service, launchdarkly.state
     bad = LaunchDarklyExecutor(base_url=launchdarkly.url, token="api-wrong", timeout=2.0)
-    with pytest.raises(ExecutorError, match=(
-        r"^launchdarkly: GET .* -> HTTP 401 Unauthorized: .*Invalid account ID header"
-    )):
+    with pytest.raises(
+        ExecutorError, match=(r"^launchdarkly: GET .* -> HTTP 401 Unauthorized: .*Invalid account ID header")
+    ):
         bad.turn_off(FLAG, "production")
     with pytest.raises(ExecutorError, match=r"-> HTTP 404 Not Found: .*Unknown resource"):
         executor.turn_off("nope", "production")

@@ -1,5 +1,6 @@
 """The flagd file executor: what "off" writes, what it leaves alone, the undo file, locking, and
 the proof with the real OpenFeature flagd provider reading the same file."""
+
 from __future__ import annotations
 
 import json
@@ -73,9 +74,7 @@ def test_describe_call_names_file_pointer_and_changes(executor: FlagdExecutor, f
     )
 
 
-def test_turn_off_sets_off_variant_drops_targeting_keeps_enabled(
-    executor: FlagdExecutor, flags_file: Path
-) -> None:
+def test_turn_off_sets_off_variant_drops_targeting_keeps_enabled(executor: FlagdExecutor, flags_file: Path) -> None:
     before = load(flags_file)
     result = executor.turn_off(KILL, "production", comment="INC-1234")
 
@@ -88,9 +87,7 @@ def test_turn_off_sets_off_variant_drops_targeting_keeps_enabled(
     }
     # Everything else is carried through untouched, key order included.
     assert list(after) == list(before)
-    assert {k: v for k, v in after.items() if k != "flags"} == {
-        k: v for k, v in before.items() if k != "flags"
-    }
+    assert {k: v for k, v in after.items() if k != "flags"} == {k: v for k, v in before.items() if k != "flags"}
     assert {k: v for k, v in after["flags"].items() if k != KILL} == {
         k: v for k, v in before["flags"].items() if k != KILL
     }
@@ -130,17 +127,13 @@ def test_undo_files_never_overwrite_each_other(executor: FlagdExecutor, flags_fi
     assert len(list(flags_file.with_name("flags.json.undo").iterdir())) == 2
 
 
-def test_turn_off_enables_a_disabled_flag_with_the_off_variant(
-    executor: FlagdExecutor, flags_file: Path
-) -> None:
+def test_turn_off_enables_a_disabled_flag_with_the_off_variant(executor: FlagdExecutor, flags_file: Path) -> None:
     result = executor.turn_off("legacy-tax-engine", "production")
     assert load(flags_file)["flags"]["legacy-tax-engine"]["state"] == "ENABLED"
     assert result.changed is True and result.new.is_off is True
 
 
-def test_turn_off_twice_changes_nothing_the_second_time(
-    executor: FlagdExecutor, flags_file: Path
-) -> None:
+def test_turn_off_twice_changes_nothing_the_second_time(executor: FlagdExecutor, flags_file: Path) -> None:
     executor.turn_off(KILL, "production")
     content = flags_file.read_bytes()
     again = executor.turn_off(KILL, "production")
@@ -150,9 +143,7 @@ def test_turn_off_twice_changes_nothing_the_second_time(
     assert flags_file.read_bytes() == content
 
 
-def test_flag_without_off_variant_is_refused_and_file_untouched(
-    executor: FlagdExecutor, flags_file: Path
-) -> None:
+def test_flag_without_off_variant_is_refused_and_file_untouched(executor: FlagdExecutor, flags_file: Path) -> None:
     content = flags_file.read_bytes()
     with pytest.raises(ExecutorError, match=r"^flagd: flag checkout-banner-color has no off variant$"):
         executor.turn_off("checkout-banner-color", "production")
@@ -194,9 +185,7 @@ def test_off_variant_from_metadata_then_constructor(tmp_path: Path) -> None:
     }
     path.write_text(json.dumps(_flagd_doc({"router": flag, "other": dict(flag)})))
 
-    assert FlagdExecutor(path).turn_off("router", "prod").new.detail["definition"][
-        "defaultVariant"
-    ] == "legacy"
+    assert FlagdExecutor(path).turn_off("router", "prod").new.detail["definition"]["defaultVariant"] == "legacy"
     # The constructor mapping wins over the file's metadata.
     overridden = FlagdExecutor(path, off_variants={"other": "full"})
     assert overridden.read("other", "prod").is_off is True
@@ -216,9 +205,7 @@ def test_files_per_environment(tmp_path: Path) -> None:
         executor.read(KILL, "qa")
 
 
-def test_write_is_atomic_keeps_mode_and_leaves_no_temp_files(
-    executor: FlagdExecutor, flags_file: Path
-) -> None:
+def test_write_is_atomic_keeps_mode_and_leaves_no_temp_files(executor: FlagdExecutor, flags_file: Path) -> None:
     os.chmod(flags_file, 0o640)
     inode = flags_file.stat().st_ino
     executor.turn_off(KILL, "production")
@@ -239,10 +226,7 @@ def test_new_file_mtime_is_strictly_newer(executor: FlagdExecutor, flags_file: P
 def test_concurrent_turn_offs_lose_no_edit(tmp_path: Path) -> None:
     path = tmp_path / "flags.json"
     names = [f"flag-{i}" for i in range(24)]
-    flags = {
-        n: {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}
-        for n in names
-    }
+    flags = {n: {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"} for n in names}
     path.write_text(json.dumps(_flagd_doc(flags)))
     start = threading.Barrier(len(names))
     errors: list[BaseException] = []
@@ -311,9 +295,7 @@ def _staff_context() -> Any:
     return EvaluationContext(targeting_key="user-1", attributes={"email": "ana@acme.example"})
 
 
-def test_proof_turn_off_makes_every_client_evaluate_off(
-    of_client: Any, executor: FlagdExecutor
-) -> None:
+def test_proof_turn_off_makes_every_client_evaluate_off(of_client: Any, executor: FlagdExecutor) -> None:
     ctx = _staff_context()
     before = of_client.get_boolean_details(KILL, True, ctx)
     assert (before.value, before.variant, before.reason) == (True, "on", "TARGETING_MATCH")
@@ -331,9 +313,7 @@ def test_proof_turn_off_makes_every_client_evaluate_off(
     assert of_client.get_boolean_value(KILL, True) is False  # no context at all: off too
 
 
-def test_proof_disabled_state_would_hand_clients_their_code_default(
-    of_client: Any, flags_file: Path
-) -> None:
+def test_proof_disabled_state_would_hand_clients_their_code_default(of_client: Any, flags_file: Path) -> None:
     ctx = _staff_context()
     assert of_client.get_boolean_value(KILL, True, ctx) is True
 

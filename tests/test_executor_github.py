@@ -1,6 +1,7 @@
 """The GitHub deployments rollback executor against a real local HTTP server speaking the
 documented REST API (list deployments, list statuses, create deployment), which records every
 request and answers like GitHub: protected environments wait, conflicts and validation fail."""
+
 from __future__ import annotations
 
 import copy
@@ -107,8 +108,12 @@ class FakeGitHub(FakeService):
             body = json.loads(await request.body())
             new_id = max(self.deployments) + 1
             self.add(
-                new_id, body["ref"], body["ref"], self.states_on_create,
-                environment=body["environment"], payload=body["payload"],
+                new_id,
+                body["ref"],
+                body["ref"],
+                self.states_on_create,
+                environment=body["environment"],
+                payload=body["payload"],
             )
             self.deployments[new_id]["description"] = body["description"]
             return JSONResponse(self.render(self.deployments[new_id]), status_code=201)
@@ -273,8 +278,7 @@ def test_target_that_never_succeeded_is_refused(rig: Rig) -> None:
         rig.executor.roll_back(SERVICE, "production", "v2.13.0", message=MESSAGE)
 
     assert str(caught.value) == (
-        f"github: v2.13.0 was deployed to production in {REPO} (1x) but never succeeded; "
-        "refusing to roll back to it"
+        f"github: v2.13.0 was deployed to production in {REPO} (1x) but never succeeded; refusing to roll back to it"
     )
     assert rig.fake.posts() == []
 
@@ -304,7 +308,10 @@ def test_already_running_target_makes_no_deployment(rig: Rig) -> None:
     [
         (
             409,
-            {"message": "Conflict: Commit status checks failed for c0ffee0.", "documentation_url": "https://docs.github.com"},
+            {
+                "message": "Conflict: Commit status checks failed for c0ffee0.",
+                "documentation_url": "https://docs.github.com",
+            },
             "github: GitHub refused the rollback deployment of v2.13.1 (c0ffee000000) to production: "
             "HTTP 409: Conflict: Commit status checks failed for c0ffee0.",
         ),
@@ -337,9 +344,10 @@ def test_refusals_are_one_line_errors_with_githubs_message(rig: Rig, status: int
 def test_failed_rollback_deployment_is_an_error_naming_it(rig: Rig) -> None:
     rig.fake.states_on_create = ["failure"]
 
-    with pytest.raises(ExecutorError, match=(
-        r"^github: rollback deployment 107 of v2.12.0 to production in acme/checkout reported failure$"
-    )):
+    with pytest.raises(
+        ExecutorError,
+        match=(r"^github: rollback deployment 107 of v2.12.0 to production in acme/checkout reported failure$"),
+    ):
         rig.executor.roll_back(SERVICE, "production", "v2.12.0", message=MESSAGE)
 
 

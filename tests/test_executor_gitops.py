@@ -1,5 +1,6 @@
 """The GitOps rollback executor against real git repositories: a bare remote (the desired-state
 repo), a developer's clone that seeds it and pushes concurrently, and Steward's own work clone."""
+
 from __future__ import annotations
 
 import os
@@ -112,9 +113,7 @@ def remote(seeded: Remote, tmp_path: Path) -> Remote:
 
 @pytest.fixture
 def executor(remote: Remote, tmp_path: Path) -> GitOpsExecutor:
-    return GitOpsExecutor(
-        repo=str(remote.bare), file=FILE, key="image.tag", workdir=tmp_path / "work" / "deploy"
-    )
+    return GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=tmp_path / "work" / "deploy")
 
 
 def on_first_push(executor: GitOpsExecutor, before: Callable[[], Any]) -> None:
@@ -155,9 +154,7 @@ def test_roll_back_commits_the_one_line_and_pushes(executor: GitOpsExecutor, rem
     assert MESSAGE in body  # verbatim, the '#' line included
     assert git(remote.bare, "diff", "--name-only", "main~1", "main").split() == [PROD]
     after = remote.show(PROD)
-    assert changed_lines(VALUES, after) == [
-        ('  tag: "v1.4.2"   # keep quoted', '  tag: "v1.4.1"   # keep quoted')
-    ]
+    assert changed_lines(VALUES, after) == [('  tag: "v1.4.2"   # keep quoted', '  tag: "v1.4.1"   # keep quoted')]
     assert remote.show(STAGING) == STAGING_VALUES
     assert result.model_dump() == {
         "service": SERVICE,
@@ -236,9 +233,7 @@ def test_concurrent_edit_of_the_same_line_fails_and_pushes_nothing(
     assert git(remote.bare, "rev-parse", "main~1").strip() == theirs[0]
 
 
-def test_concurrent_push_of_the_same_version_is_not_a_second_commit(
-    executor: GitOpsExecutor, remote: Remote
-) -> None:
+def test_concurrent_push_of_the_same_version_is_not_a_second_commit(executor: GitOpsExecutor, remote: Remote) -> None:
     on_first_push(executor, lambda: remote.commit({PROD: VALUES.replace("v1.4.2", "v1.4.1")}, "someone else"))
 
     result = executor.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
@@ -264,9 +259,7 @@ def test_missing_file_and_missing_key_are_named(executor: GitOpsExecutor, remote
         executor.roll_back(SERVICE, "qa", "v1.4.1", message=MESSAGE)
     with pytest.raises(ExecutorError, match=r"apps/payment-api/qa/values.yaml not found"):
         executor.read(SERVICE, "qa")
-    digest = GitOpsExecutor(
-        repo=str(remote.bare), file=FILE, key="image.digest", workdir=tmp_path / "work" / "deploy"
-    )
+    digest = GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.digest", workdir=tmp_path / "work" / "deploy")
     with pytest.raises(ExecutorError, match=rf"^gitops: key image.digest not found in {PROD}$"):
         digest.roll_back(SERVICE, "production", "v1.4.1", message=MESSAGE)
     with pytest.raises(ExecutorError, match=r"key image.digest not found"):
@@ -345,9 +338,7 @@ def test_work_dir_of_another_repo_is_refused(remote: Remote, tmp_path: Path) -> 
     GitOpsExecutor(repo=str(other.bare), file=FILE, key="image.tag", workdir=workdir).read(SERVICE, "production")
 
     with pytest.raises(ExecutorError, match=r"is a clone of .*other/deploy.git, not .*remote/deploy.git"):
-        GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=workdir).read(
-            SERVICE, "production"
-        )
+        GitOpsExecutor(repo=str(remote.bare), file=FILE, key="image.tag", workdir=workdir).read(SERVICE, "production")
 
 
 def test_describe_call_registry_and_redaction(remote: Remote, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 """Requests that are not provably from Slack get 401 and change nothing."""
+
 from __future__ import annotations
 
 import time
@@ -34,7 +35,9 @@ def test_missing_signature_is_refused(workspace):
 @pytest.mark.parametrize("skew", [-330, 330, -3600])  # past the 300 s window, even if the request is slow
 def test_timestamp_more_than_five_minutes_off_is_refused(workspace, skew):
     before = workspace.channel_ids()
-    response = workspace.slack.command("declare Replayed", user=COMMANDER, channel=GENERAL, timestamp=int(time.time()) + skew)
+    response = workspace.slack.command(
+        "declare Replayed", user=COMMANDER, channel=GENERAL, timestamp=int(time.time()) + skew
+    )
     assert response.status_code == 401
     _nothing_happened(workspace, before)
 

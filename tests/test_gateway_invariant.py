@@ -1,5 +1,6 @@
 """Only the gateway runs an action, and only the actions registry calls an executor: read from the code itself.
 The import rules around them are import-linter contracts in pyproject.toml."""
+
 from __future__ import annotations
 
 import ast
@@ -18,7 +19,9 @@ def modules(*folders: str) -> dict[str, ast.Module]:
 
 
 def called_attributes(tree: ast.Module) -> set[str]:
-    return {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    return {
+        node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
 
 
 def test_only_the_actions_registry_calls_an_executor():
@@ -29,13 +32,22 @@ def test_only_the_actions_registry_calls_an_executor():
 
 def action_runs(tree: ast.Module) -> bool:
     """A call of `execute` on an action: `ACTIONS[...].execute(...)` or on a name bound from ACTIONS."""
-    bound = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
-             and isinstance(node.value, ast.Subscript) and getattr(node.value.value, "id", None) == "ACTIONS"
-             for target in node.targets if isinstance(target, ast.Name)}
+    bound = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Subscript)
+        and getattr(node.value.value, "id", None) == "ACTIONS"
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "execute":
             receiver = node.func.value
-            if getattr(receiver, "id", None) in bound or getattr(getattr(receiver, "value", None), "id", None) == "ACTIONS":
+            if (
+                getattr(receiver, "id", None) in bound
+                or getattr(getattr(receiver, "value", None), "id", None) == "ACTIONS"
+            ):
                 return True
     return False
 

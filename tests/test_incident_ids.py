@@ -1,4 +1,5 @@
 """Incident ids stay unique when declarations race, on the real PostgreSQL, and restart each day."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

@@ -1,4 +1,5 @@
 """Declare, roles, severity, status, notes, decisions and the timeline, through /slack/events and the sandbox."""
+
 from __future__ import annotations
 
 from sqlmodel import select
@@ -9,7 +10,12 @@ from tests.workspace import COMMANDER, ENGINEER, GENERAL, OBSERVER
 
 def stored_events(workspace, incident_id):
     with workspace.steward.runtime.db.session() as session:
-        return [e.kind for e in session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.id))]
+        return [
+            e.kind
+            for e in session.exec(
+                select(TimelineEvent).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.id)
+            )
+        ]
 
 
 def test_declare_creates_channel_invites_and_pins_a_card(workspace, clock):

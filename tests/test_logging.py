@@ -1,6 +1,7 @@
 """What an operator reads in Steward's log: with LOG_FORMAT=json one JSON object per line, and every line written
 for a Slack request or its job naming the request, the job and the incident, so one grep follows a command from the
 door to Slack."""
+
 from __future__ import annotations
 
 import io
@@ -35,8 +36,9 @@ def steward_log(log_format: LogFormat) -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def log_output(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-               workspace: Workspace) -> Iterator[io.StringIO]:
+def log_output(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, workspace: Workspace
+) -> Iterator[io.StringIO]:
     """The log in the LOG_FORMAT of the test's parameter, read as `steward` reads it, with uvicorn's access lines on
     as `steward serve` has them (once the workspace's servers have started, which turn them off)."""
     monkeypatch.setenv("LOG_FORMAT", request.param)
@@ -86,8 +88,11 @@ def test_text_lines_name_the_request_job_and_incident_after_the_logger(log_outpu
 
     failure = [line for line in log_output.getvalue().splitlines() if "Slack call Post failed" in line]
     assert len(failure) == 1
-    assert re.search(rf" ERROR bot\.slack\.port \[request=[0-9a-f]{{16}} job=\d+ incident={incident}\]: "
-                     r"Slack call Post failed after retries: is_archived$", failure[0]), failure[0]
+    assert re.search(
+        rf" ERROR bot\.slack\.port \[request=[0-9a-f]{{16}} job=\d+ incident={incident}\]: "
+        r"Slack call Post failed after retries: is_archived$",
+        failure[0],
+    ), failure[0]
 
 
 def test_a_log_format_steward_does_not_know_is_refused_naming_the_setting(monkeypatch, capsys):
@@ -132,6 +137,8 @@ def test_a_clicks_lines_carry_the_incident_the_button_belongs_to(log_output, wor
     workspace.settle()
 
     lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
-    [failure] = [line for line in lines if line["message"].startswith("Slack call") and "is_archived" in line["message"]]
+    [failure] = [
+        line for line in lines if line["message"].startswith("Slack call") and "is_archived" in line["message"]
+    ]
     assert failure["incident_id"] == incident
     assert isinstance(failure["job_id"], int)

@@ -1,4 +1,5 @@
 """manifest.yml and the listeners the app registers cannot drift apart."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,16 @@ from tests.workspace import COMMANDER
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())
 NEEDED_SCOPES = {
-    "commands", "chat:write", "chat:write.public", "channels:manage", "channels:join", "channels:read",
-    "groups:read", "pins:write", "users:read", "app_mentions:read",
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "channels:manage",
+    "channels:join",
+    "channels:read",
+    "groups:read",
+    "pins:write",
+    "users:read",
+    "app_mentions:read",
 }
 
 
@@ -29,8 +38,14 @@ def test_manifest_declares_exactly_the_registered_commands_and_events(workspace)
 
 def test_every_manifest_event_and_command_has_a_listener(workspace):
     for name in MANIFEST["settings"]["event_subscriptions"]["bot_events"]:
-        event = {"type": name, "user": "U0OBSERVER", "channel": "C0GENERAL", "ts": "1.000001",
-                 "event_ts": "1.000001", "text": "hi"}
+        event = {
+            "type": name,
+            "user": "U0OBSERVER",
+            "channel": "C0GENERAL",
+            "ts": "1.000001",
+            "event_ts": "1.000001",
+            "text": "hi",
+        }
         if name == "channel_created":
             event["channel"] = {"id": "C0NEWONE", "name": "random", "created": 1, "creator": "U0OBSERVER"}
         assert workspace.slack.event(event).status_code == 200, name

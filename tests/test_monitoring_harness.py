@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -47,7 +47,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
                     receiver.requests.append(
@@ -61,14 +61,11 @@ class Receiver:
                     )
                 self._reply(200, b"ok")
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path != "/metrics":
                     self._reply(404, b"not found")
                     return
-                text = (
-                    "# TYPE steward_e2e_alert_active gauge\n"
-                    f"steward_e2e_alert_active {receiver.metric_value}\n"
-                )
+                text = f"# TYPE steward_e2e_alert_active gauge\nsteward_e2e_alert_active {receiver.metric_value}\n"
                 self._reply(200, text.encode(), "text/plain; version=0.0.4")
 
             def _reply(self, code: int, body: bytes, ctype: str = "text/plain") -> None:
@@ -166,7 +163,7 @@ def _assert_common(post: dict[str, Any], am: Alertmanager) -> dict[str, Any]:
 
 
 def test_config_templates_pass_amtool_and_promtool(tmp_path):
-    am = Alertmanager(webhook_url="http://127.0.0.1:1/hook", bearer_token="s3cr\"et", workdir=tmp_path / "am")
+    am = Alertmanager(webhook_url="http://127.0.0.1:1/hook", bearer_token='s3cr"et', workdir=tmp_path / "am")
     prom = Prometheus(
         alertmanager_url="http://127.0.0.1:9/am-prefix",
         scrape_targets=["127.0.0.1:2"],
@@ -211,7 +208,7 @@ def test_alertmanager_fire_and_resolve_reach_webhook(receiver, alertmanager):
     assert body["groupLabels"] == {"alertname": "HighErrorRate", "service": "payment-api"}
     assert body["groupKey"] == '{}:{alertname="HighErrorRate", service="payment-api"}'
     starts_at = _parse_ts(alert["startsAt"])
-    assert abs((datetime.now(timezone.utc) - starts_at).total_seconds()) < 30
+    assert abs((datetime.now(UTC) - starts_at).total_seconds()) < 30
 
     t_resolve = time.monotonic()
     am.resolve(labels=labels, annotations=annotations)
@@ -227,7 +224,7 @@ def test_alertmanager_fire_and_resolve_reach_webhook(receiver, alertmanager):
     assert ralert["startsAt"] == alert["startsAt"]
     assert ralert["endsAt"] != ZERO_TIME
     ends_at = _parse_ts(ralert["endsAt"])
-    assert starts_at <= ends_at <= datetime.now(timezone.utc)
+    assert starts_at <= ends_at <= datetime.now(UTC)
     print(
         f"alertmanager startup {am.startup_seconds:.2f}s, fire->webhook {fire_latency:.2f}s, "
         f"resolve->webhook {resolve_latency:.2f}s"
@@ -260,7 +257,7 @@ def test_start_failure_raises_with_log_tail(tmp_path):
 def test_missing_binary_fails_with_install_hint(monkeypatch):
     monkeypatch.delenv(monitoring.SKIP_ENV, raising=False)
     monkeypatch.setattr(monitoring, "PROMETHEUS_BIN", "/nonexistent/prometheus")
-    with pytest.raises(pytest.fail.Exception, match="scripts/install-monitoring.sh"):
+    with pytest.raises(pytest.fail.Exception, match=r"scripts/install-monitoring\.sh"):
         monitoring.require_monitoring()
     monkeypatch.setenv(monitoring.SKIP_ENV, "1")
     with pytest.raises(pytest.skip.Exception):

@@ -3,6 +3,7 @@
 Secrets of each rule's shape (drawn from the rule's own pattern) are embedded in random text and go through each
 public entry point, alone and in a batch; the reference applies every rule, ungated, to each string.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -23,8 +24,9 @@ _SURROUNDING = st.text(
 
 
 def _embedded(rule: _Rule) -> st.SearchStrategy[str]:
-    return st.builds(lambda before, secret, after: before + secret + after,
-                     _SURROUNDING, st.from_regex(rule.pattern), _SURROUNDING)
+    return st.builds(
+        lambda before, secret, after: before + secret + after, _SURROUNDING, st.from_regex(rule.pattern), _SURROUNDING
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +49,12 @@ def test_with_the_prefilter_the_rules_redact_what_they_redact_alone(rules_only: 
     # An alternation's branches are drawn about evenly, so each trigger gets a few examples of its own. Bounded and
     # with no deadline: the machine is shared, and a slow example is not a wrong one; no explain phase, which takes
     # minutes on this pattern-heavy input and adds nothing to the shrunk example.
-    @settings(max_examples=8 + 5 * len(rule.triggers), deadline=None, suppress_health_check=[HealthCheck.too_slow],
-              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+    @settings(
+        max_examples=8 + 5 * len(rule.triggers),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    )
     @given(_embedded(rule), st.lists(st.one_of(_SURROUNDING, _embedded(rule)), max_size=3), st.integers(0, 3))
     def check(text: str, others: list[str], at: int) -> None:
         batch = [*others[:at], text, *others[at:]]

@@ -1,5 +1,6 @@
 """Two `steward serve` processes on one PostgreSQL database: 50 concurrent Approve clicks spread over both run
 the action once, and every other click is told it was handled."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.sandbox.local import BOT_TOKEN, SIGNING_SECRET
 from bot.sandbox import SlackSandbox
+from bot.sandbox.local import BOT_TOKEN, SIGNING_SECRET
 from bot.store.db import Database
 from bot.store.models import ApprovalRequest, Execution
 from tests.workspace import COMMANDER, ENGINEER, GENERAL, OBSERVER, block_text
@@ -31,13 +32,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(postgres_url: str, config_dir: Path, api_url: str, state: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
+def serve(
+    postgres_url: str, config_dir: Path, api_url: str, state: Path, workers: int = 1
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": postgres_url, "STEWARD_CONFIG": str(config_dir), "STEWARD_SECRET": "replica-secret",
-           "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
-           "HOST": "127.0.0.1", "PORT": str(port), "STATE_DIR": str(state / str(port)), "WORKER_PROCESSES": str(workers)}
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--no-migrate"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "STEWARD_CONFIG": str(config_dir),
+        "STEWARD_SECRET": "replica-secret",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": api_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "STATE_DIR": str(state / str(port)),
+        "WORKER_PROCESSES": str(workers),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-migrate"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -51,7 +70,11 @@ def serve(postgres_url: str, config_dir: Path, api_url: str, state: Path, worker
 
 
 def pending_jobs(url: str) -> float:
-    line = next(l for l in httpx.get(f"{url}/metrics").text.splitlines() if l.startswith("steward_worker_pending_jobs "))
+    line = next(
+        sample
+        for sample in httpx.get(f"{url}/metrics").text.splitlines()
+        if sample.startswith("steward_worker_pending_jobs ")
+    )
     return float(line.split()[-1])
 
 
@@ -83,7 +106,9 @@ def test_fifty_approvals_over_two_serve_processes_execute_once(postgres_url, con
             clickers = [COMMANDER, OBSERVER]
 
             def click(n: int) -> int:
-                return sandbox.click_button(message, "approval_approve", user=clickers[n % 2], to=targets[n % 2]).status_code
+                return sandbox.click_button(
+                    message, "approval_approve", user=clickers[n % 2], to=targets[n % 2]
+                ).status_code
 
             with ThreadPoolExecutor(16) as pool:
                 assert set(pool.map(click, range(50))) == {200}
@@ -97,9 +122,15 @@ def test_fifty_approvals_over_two_serve_processes_execute_once(postgres_url, con
             assert len(session.exec(select(Execution)).all()) == 1
             assert session.exec(select(ApprovalRequest)).one().state == "executed"
         db.engine.dispose()
-        edits = [c for c in sandbox.calls_to("chat.update")
-                 if c.params.get("ts") == message.ts and "Executed by" in json.dumps(c.params.get("blocks"))]
+        edits = [
+            c
+            for c in sandbox.calls_to("chat.update")
+            if c.params.get("ts") == message.ts and "Executed by" in json.dumps(c.params.get("blocks"))
+        ]
         assert len(edits) == 1
         told = [m for user in clickers for m in sandbox.ephemerals(user) if "already handled" in (m.text or "")]
         assert len(told) == 49
-        assert json.loads((config_dir / "flags.flagd.json").read_text())["flags"]["checkout.new-routing"]["defaultVariant"] == "off"
+        assert (
+            json.loads((config_dir / "flags.flagd.json").read_text())["flags"]["checkout.new-routing"]["defaultVariant"]
+            == "off"
+        )

@@ -1,5 +1,6 @@
 """Rollbacks: the previous successful deployment as the default target, the readiness checklist, refusals that
 name the safer step, and a GitOps rollback pushed to a real git remote."""
+
 from __future__ import annotations
 
 import subprocess
@@ -41,8 +42,12 @@ def deploy_repo(config_dir: Path, tmp_path: Path) -> Path:
 
 def deployed(workspace, clock, *versions_and_payloads):
     for n, (version, payload, ago) in enumerate(versions_and_payloads):
-        workspace.sources.github("deployment", github_deployment("acme/payment-api", "production", version, 5000 + n,
-                                                                 clock.now() - minutes(ago), payload=payload))
+        workspace.sources.github(
+            "deployment",
+            github_deployment(
+                "acme/payment-api", "production", version, 5000 + n, clock.now() - minutes(ago), payload=payload
+            ),
+        )
     workspace.settle()
 
 
@@ -60,7 +65,7 @@ def test_dry_run_defaults_to_the_previous_successful_deployment_and_shows_readin
     assert '"target_version": "v2.17.3"' not in shown  # the packet shows states, not params
     assert '"version": "v2.17.3"' in shown and '"version": "v2.18.0"' in shown
     assert '"name": "schema"' in shown
-    assert "gitops: set image.tag: \"v2.17.3\" in apps/payment-api/production/values.yaml" in shown
+    assert 'gitops: set image.tag: "v2.17.3" in apps/payment-api/production/values.yaml' in shown
     assert requests(workspace) == []
 
 
@@ -81,7 +86,9 @@ def test_no_earlier_deployment_means_no_default_target(workspace, clock):
     assert "I know no earlier successful deployment of payment-api in production" in workspace.ephemeral_text(ENGINEER)
 
 
-def test_an_approved_gitops_rollback_is_a_pushed_commit_naming_incident_approver_and_evidence(workspace, clock, config_dir, tmp_path):
+def test_an_approved_gitops_rollback_is_a_pushed_commit_naming_incident_approver_and_evidence(
+    workspace, clock, config_dir, tmp_path
+):
     remote = deploy_repo(config_dir, tmp_path)
     deployed(workspace, clock, ("v2.17.3", {}, 300), ("v2.18.0", {}, 16))
     channel = workspace.declare("Checkout errors", options="service:payment-api")

@@ -1,12 +1,13 @@
 """The Slack sandbox behaves like Slack: the real slack_sdk client talks to its Web API, and a stand-in app
 receives its commands, clicks and events signed and encoded as Slack sends them."""
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import httpx
@@ -21,8 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.clock import ManualClock
-from bot.sandbox import BOT_USER, COMMANDER, ENGINEER, GENERAL, OBSERVER, SlackSandbox
 from bot.runtime.server import LoopbackServer
+from bot.sandbox import BOT_USER, COMMANDER, ENGINEER, GENERAL, OBSERVER, SlackSandbox
 
 SECRET = "s3cret"
 TOKEN = "xoxb-test"
@@ -60,8 +61,9 @@ class App:
 
     async def endpoint(self, request: Request) -> Response:
         body = await request.body()
-        received = Received(request.url.path, dict(request.headers), body,
-                            self.verifier.is_valid_request(body, dict(request.headers)))
+        received = Received(
+            request.url.path, dict(request.headers), body, self.verifier.is_valid_request(body, dict(request.headers))
+        )
         with self._lock:
             self.received.append(received)
         return self.reply(received)
@@ -133,7 +135,7 @@ def test_messages_need_a_visible_channel_and_some_text(sandbox, slack):
     assert error_of(lambda: slack.chat_postMessage(channel=secret_room, text="x"))[1]["error"] == "channel_not_found"
     assert error_of(lambda: slack.chat_postMessage(channel=GENERAL, text=""))[1]["error"] == "no_text"
     bad = [{"type": "header", "text": {"type": "mrkdwn", "text": "x" * 200}}]
-    status, body = error_of(lambda: slack.chat_postMessage(channel=GENERAL, text="x", blocks=bad))
+    _, body = error_of(lambda: slack.chat_postMessage(channel=GENERAL, text="x", blocks=bad))
     assert body["error"] == "invalid_blocks" and any("/blocks/0/text" in e for e in body["errors"])
 
 
@@ -145,7 +147,9 @@ def test_chat_update_edits_the_message_in_place(sandbox, slack):
     [message] = sandbox.messages(GENERAL)
     assert (message.ts, message.text, message.edited) == (posted["ts"], "card (SEV1)", True)
     assert message.blocks[0]["text"]["text"] == "*SEV3* investigating"  # blocks left out are kept
-    assert error_of(lambda: slack.chat_update(channel=GENERAL, ts="1.000100", text="x"))[1]["error"] == "message_not_found"
+    assert (
+        error_of(lambda: slack.chat_update(channel=GENERAL, ts="1.000100", text="x"))[1]["error"] == "message_not_found"
+    )
 
 
 def test_pins_and_deletes_follow_membership(sandbox, slack):
@@ -155,7 +159,9 @@ def test_pins_and_deletes_follow_membership(sandbox, slack):
     assert sandbox.channel(channel).pins == [posted["ts"]]
     assert error_of(lambda: slack.pins_add(channel=channel, timestamp=posted["ts"]))[1]["error"] == "already_pinned"
     general_post = slack.chat_postMessage(channel=GENERAL, text="hello")
-    assert error_of(lambda: slack.pins_add(channel=GENERAL, timestamp=general_post["ts"]))[1]["error"] == "not_in_channel"
+    assert (
+        error_of(lambda: slack.pins_add(channel=GENERAL, timestamp=general_post["ts"]))[1]["error"] == "not_in_channel"
+    )
     slack.chat_delete(channel=channel, ts=posted["ts"])
     assert sandbox.messages(channel) == [] and sandbox.channel(channel).pins == []
 
@@ -173,14 +179,17 @@ def test_topics_direct_messages_and_modals(sandbox, slack):
     assert sandbox.calls_to("views.open")[0].params["view"] == view
 
 
-@pytest.mark.parametrize("name, error", [
-    ("Inc-Checkout", "invalid_name_specials"),
-    ("inc checkout", "invalid_name_specials"),
-    ("inc.checkout", "invalid_name_specials"),
-    ("x" * 81, "invalid_name_maxlength"),
-    ("general", "name_taken"),
-    ("", "invalid_name_required"),
-])
+@pytest.mark.parametrize(
+    "name, error",
+    [
+        ("Inc-Checkout", "invalid_name_specials"),
+        ("inc checkout", "invalid_name_specials"),
+        ("inc.checkout", "invalid_name_specials"),
+        ("x" * 81, "invalid_name_maxlength"),
+        ("general", "name_taken"),
+        ("", "invalid_name_required"),
+    ],
+)
 def test_channel_names_follow_slack_rules(slack, name, error):
     assert error_of(lambda: slack.conversations_create(name=name))[1]["error"] == error
 
@@ -195,7 +204,9 @@ def test_creating_a_channel_makes_the_creator_a_member_and_announces_it(sandbox,
     assert sandbox.channel(created["id"]).members == {BOT_USER}
     announced = app.events("channel_created")
     assert [(e["channel"]["id"], e["channel"]["creator"]) for e in announced] == [
-        (created["id"], BOT_USER), (human_made, ENGINEER)]  # private channels are not announced
+        (created["id"], BOT_USER),
+        (human_made, ENGINEER),
+    ]  # private channels are not announced
     assert all(r.signed_correctly for r in app.received)
 
 
@@ -203,9 +214,16 @@ def test_inviting_and_joining(sandbox, slack, app):
     channel = slack.conversations_create(name="inc-invite")["channel"]["id"]
     slack.conversations_invite(channel=channel, users=f"{COMMANDER},{ENGINEER}")
     assert sandbox.channel(channel).members == {BOT_USER, COMMANDER, ENGINEER}
-    assert error_of(lambda: slack.conversations_invite(channel=channel, users=COMMANDER))[1]["error"] == "already_in_channel"
-    assert error_of(lambda: slack.conversations_invite(channel=channel, users=BOT_USER))[1]["error"] == "cant_invite_self"
-    assert error_of(lambda: slack.conversations_invite(channel=GENERAL, users=COMMANDER))[1]["error"] == "not_in_channel"
+    assert (
+        error_of(lambda: slack.conversations_invite(channel=channel, users=COMMANDER))[1]["error"]
+        == "already_in_channel"
+    )
+    assert (
+        error_of(lambda: slack.conversations_invite(channel=channel, users=BOT_USER))[1]["error"] == "cant_invite_self"
+    )
+    assert (
+        error_of(lambda: slack.conversations_invite(channel=GENERAL, users=COMMANDER))[1]["error"] == "not_in_channel"
+    )
 
     assert "warning" not in slack.conversations_join(channel=GENERAL)
     assert slack.conversations_join(channel=GENERAL)["warning"] == "already_in_channel"
@@ -219,7 +237,12 @@ def test_a_human_adding_the_bot_tells_the_app(sandbox, app):
     sandbox.invite_bot(room, by=OBSERVER)
     sandbox.wait_idle()
     [joined] = app.events("member_joined_channel")
-    assert (joined["user"], joined["channel"], joined["inviter"], joined["channel_type"]) == (BOT_USER, room, OBSERVER, "G")
+    assert (joined["user"], joined["channel"], joined["inviter"], joined["channel_type"]) == (
+        BOT_USER,
+        room,
+        OBSERVER,
+        "G",
+    )
 
 
 def test_injected_failures_answer_like_slack_once_each(sandbox, slack):
@@ -229,12 +252,18 @@ def test_injected_failures_answer_like_slack_once_each(sandbox, slack):
 
     status, body = error_of(lambda: slack.chat_postMessage(channel=GENERAL, text="x"))
     assert status == 429 and body == {"ok": False, "error": "ratelimited"}
-    raw = httpx.post(sandbox.api_url + "chat.postMessage", headers={"Authorization": f"Bearer {TOKEN}"},
-                     data={"channel": GENERAL, "text": "direct"})
+    raw = httpx.post(
+        sandbox.api_url + "chat.postMessage",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        data={"channel": GENERAL, "text": "direct"},
+    )
     assert raw.status_code == 200 and raw.json()["ok"]  # consumed: the next call succeeds
     sandbox.fail_next("chat.postMessage", "ratelimited", retry_after=7)
-    limited = httpx.post(sandbox.api_url + "chat.postMessage", headers={"Authorization": f"Bearer {TOKEN}"},
-                         data={"channel": GENERAL, "text": "again"})
+    limited = httpx.post(
+        sandbox.api_url + "chat.postMessage",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        data={"channel": GENERAL, "text": "again"},
+    )
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
 
     assert error_of(lambda: slack.conversations_create(name="a"))[1]["error"] == "name_taken"
@@ -245,7 +274,7 @@ def test_injected_failures_answer_like_slack_once_each(sandbox, slack):
 
 
 def test_timestamps_follow_the_workspace_clock_and_never_repeat(app):
-    clock = ManualClock(datetime(2025, 11, 25, 10, 0, tzinfo=timezone.utc))
+    clock = ManualClock(datetime(2025, 11, 25, 10, 0, tzinfo=UTC))
     with SlackSandbox(signing_secret=SECRET, bot_token=TOKEN, clock=clock) as sb:
         slack = WebClient(token=TOKEN, base_url=sb.api_url)
         first = slack.chat_postMessage(channel=GENERAL, text="a")["ts"]
@@ -266,10 +295,16 @@ def test_a_slash_command_arrives_as_slack_sends_it(sandbox, app):
     assert received.signed_correctly
     assert received.headers["content-type"] == "application/x-www-form-urlencoded"
     form = received.form
-    assert form["text"] == ("role sre_oncall <@U0ENGINEER|bob> in <#C0GENERAL|general> &amp; &lt;now&gt; "
-                            "<https://x.test/a#b>")
+    assert form["text"] == (
+        "role sre_oncall <@U0ENGINEER|bob> in <#C0GENERAL|general> &amp; &lt;now&gt; <https://x.test/a#b>"
+    )
     assert (form["command"], form["user_id"], form["user_name"], form["channel_id"], form["channel_name"]) == (
-        "/incident", COMMANDER, "alice", GENERAL, "general")
+        "/incident",
+        COMMANDER,
+        "alice",
+        GENERAL,
+        "general",
+    )
     assert form["team_id"] == "T0STEWARD" and form["is_enterprise_install"] == "false"
     assert form["token"] and form["trigger_id"] and form["api_app_id"]
     assert form["response_url"].startswith(sandbox.base_url + "response/")
@@ -308,9 +343,21 @@ def test_a_response_url_works_five_times_for_thirty_minutes(app):
 
 
 def test_clicking_a_button_sends_block_actions_with_the_message(sandbox, slack, app):
-    blocks = [{"type": "actions", "block_id": "approval",
-               "elements": [{"type": "button", "action_id": "approval_approve", "value": "apr-1",
-                             "text": {"type": "plain_text", "text": "Approve"}, "style": "primary"}]}]
+    blocks = [
+        {
+            "type": "actions",
+            "block_id": "approval",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "approval_approve",
+                    "value": "apr-1",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "style": "primary",
+                }
+            ],
+        }
+    ]
     posted = slack.chat_postMessage(channel=GENERAL, text="Roll back checkout?", blocks=blocks)
     [message] = sandbox.messages(GENERAL)
     sandbox.click_button(message, "approval_approve", user=ENGINEER)
@@ -320,12 +367,20 @@ def test_clicking_a_button_sends_block_actions_with_the_message(sandbox, slack, 
     payload = received.payload
     assert payload["type"] == "block_actions"
     assert payload["user"] == {"id": ENGINEER, "username": "bob", "name": "bob", "team_id": "T0STEWARD"}
-    assert payload["container"] == {"type": "message", "message_ts": posted["ts"], "channel_id": GENERAL,
-                                    "is_ephemeral": False}
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": posted["ts"],
+        "channel_id": GENERAL,
+        "is_ephemeral": False,
+    }
     assert payload["message"]["ts"] == posted["ts"] and payload["message"]["blocks"] == blocks
     [action] = payload["actions"]
     assert (action["action_id"], action["block_id"], action["value"], action["type"]) == (
-        "approval_approve", "approval", "apr-1", "button")
+        "approval_approve",
+        "approval",
+        "apr-1",
+        "button",
+    )
 
     WebhookClient(payload["response_url"]).send(text="Approved by bob", replace_original=True)
     [edited] = sandbox.messages(GENERAL)
@@ -333,9 +388,25 @@ def test_clicking_a_button_sends_block_actions_with_the_message(sandbox, slack, 
 
 
 def test_response_url_replaces_or_deletes_an_ephemeral(sandbox, slack, app):
-    buttons = [{"type": "actions", "elements": [
-        {"type": "button", "action_id": "status_publish", "value": "draft-1", "text": {"type": "plain_text", "text": "Publish"}},
-        {"type": "button", "action_id": "status_discard", "value": "draft-1", "text": {"type": "plain_text", "text": "Discard"}}]}]
+    buttons = [
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "status_publish",
+                    "value": "draft-1",
+                    "text": {"type": "plain_text", "text": "Publish"},
+                },
+                {
+                    "type": "button",
+                    "action_id": "status_discard",
+                    "value": "draft-1",
+                    "text": {"type": "plain_text", "text": "Discard"},
+                },
+            ],
+        }
+    ]
     slack.chat_postEphemeral(channel=GENERAL, user=COMMANDER, text="Draft", blocks=buttons)
     draft = sandbox.last_ephemeral(COMMANDER)
 
@@ -349,12 +420,18 @@ def test_response_url_replaces_or_deletes_an_ephemeral(sandbox, slack, app):
     sandbox.click_button(draft, "status_discard", user=COMMANDER)
     WebhookClient(app.received[-1].payload["response_url"]).send(delete_original=True)
     assert sandbox.ephemerals(COMMANDER) == []
-    assert error_of(lambda: slack.chat_postEphemeral(channel=GENERAL, user=BOT_USER, text="x"))[1]["error"] == "user_not_in_channel"
+    assert (
+        error_of(lambda: slack.chat_postEphemeral(channel=GENERAL, user=BOT_USER, text="x"))[1]["error"]
+        == "user_not_in_channel"
+    )
 
 
 def test_events_arrive_as_json_envelopes_and_retries_say_so(sandbox, app):
-    sandbox.event({"type": "app_mention", "user": COMMANDER, "text": "<@U0STEWARD> help", "channel": GENERAL},
-                  event_id="Ev0001", retry_num=1)
+    sandbox.event(
+        {"type": "app_mention", "user": COMMANDER, "text": "<@U0STEWARD> help", "channel": GENERAL},
+        event_id="Ev0001",
+        retry_num=1,
+    )
     received = app.received[-1]
     assert received.signed_correctly and received.headers["content-type"] == "application/json"
     assert (received.headers["x-slack-retry-num"], received.headers["x-slack-retry-reason"]) == ("1", "http_timeout")
@@ -380,6 +457,7 @@ def test_a_slow_app_is_given_up_on_after_the_ack_timeout(app):
     def slow(received):
         given_up.wait(timeout=30)  # the app answers only once the sandbox has stopped waiting for it
         return Response(status_code=200)
+
     app.reply = slow
     try:
         with SlackSandbox(signing_secret=SECRET, events_url=app.url, bot_token=TOKEN, ack_timeout=0.1) as sb:
@@ -396,8 +474,12 @@ def test_a_bolt_app_runs_against_the_sandbox(sandbox):
     from slack_bolt import App as BoltApp
     from slack_bolt.adapter.starlette import SlackRequestHandler
 
-    bolt = BoltApp(token=TOKEN, signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=sandbox.api_url),
-                   process_before_response=True)
+    bolt = BoltApp(
+        token=TOKEN,
+        signing_secret=SECRET,
+        client=WebClient(token=TOKEN, base_url=sandbox.api_url),
+        process_before_response=True,
+    )
 
     @bolt.command("/incident")
     def incident(ack, command, respond, client):

@@ -1,4 +1,5 @@
 """Timers fire once however often, and wherever, the tick runs; one replica at a time leads the scheduler."""
+
 from __future__ import annotations
 
 import queue
@@ -16,11 +17,11 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from bot.clock import SystemClock
-from bot.slack.messages import Post
 from bot.runtime.scheduler import TICK_JOB, LeaderLock, Scheduler, on_timer, run_due
+from bot.runtime.worker import Worker
+from bot.slack.messages import Post
 from bot.store.db import Database
 from bot.store.models import Timer
-from bot.runtime.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,8 +63,9 @@ def rt(database_url, frozen):
 def add_timer(rt, target, due_in_minutes, kind="test_probe", state="pending"):
     with rt.db.session() as session:
         now = rt.clock.now()
-        session.add(Timer(kind=kind, target=target, due_at=now + timedelta(minutes=due_in_minutes), state=state,
-                          created_at=now))
+        session.add(
+            Timer(kind=kind, target=target, due_at=now + timedelta(minutes=due_in_minutes), state=state, created_at=now)
+        )
 
 
 def states(rt):
@@ -144,8 +146,14 @@ class Replica:
     """A Steward replica's scheduler in its own process (tests/scheduler_replica.py), read line by line."""
 
     def __init__(self, url: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.scheduler_replica", url], cwd=ROOT,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.scheduler_replica", url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -172,9 +180,12 @@ class Replica:
 def advisory_locks_held(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as connection:
-        held = connection.execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar()
+        held = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).scalar()
     engine.dispose()
     return held
 

@@ -1,4 +1,5 @@
 """The HTTP server's own endpoints, settings and config validation."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,9 @@ def test_readiness_fails_when_the_database_is_gone(workspace, tmp_path):
 
 def _steward(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("STEWARD_", "SLACK_"))}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_serve_without_required_settings_is_one_line():
@@ -59,7 +62,11 @@ def test_config_check_names_file_and_key(config_dir):
         ("steward.yml", "chanel_prefix: inc-\n", "steward.yml: chanel_prefix: Extra inputs are not permitted"),
         ("steward.yml", "internal_host_patterns: ['(']\n", "steward.yml: internal_host_patterns:"),
         ("steward.yml", "- a list\n", "steward.yml: the top level must be a mapping"),
-        ("services.yml", "services:\n  x:\n    rollback: {provider: ftp}\n", "services.yml: services.x.rollback.provider:"),
+        (
+            "services.yml",
+            "services:\n  x:\n    rollback: {provider: ftp}\n",
+            "services.yml: services.x.rollback.provider:",
+        ),
         ("services.yml", "flags: [1, 2\n", "services.yml: not valid YAML"),
     ],
 )
@@ -71,7 +78,7 @@ def test_config_errors_name_the_file_and_key(config_dir, file, content, expected
 
 
 def test_slack_api_url_must_end_with_a_slash(config_dir):
-    with pytest.raises(ConfigError, match="SLACK_API_URL: .*must end with '/'"):
+    with pytest.raises(ConfigError, match=r"SLACK_API_URL: .*must end with '/'"):
         load_settings(steward_config=config_dir, steward_secret="x", slack_api_url="http://127.0.0.1:1/api")
 
 

@@ -1,4 +1,5 @@
 """Web API failures: rate limits and server errors are retried; what still fails is logged and loses nothing stored."""
+
 from __future__ import annotations
 
 import logging

@@ -1,13 +1,15 @@
 """The webhook sources read real payloads into Signals and Changes, refuse anything else with a
 one-line reason naming the field, and give each delivery the same natural key every time."""
+
 from __future__ import annotations
 
 import copy
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -18,7 +20,7 @@ from bot.timeline.sources.timestamps import parse_rfc3339
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARGOCD_DOC = Path(__file__).parent.parent / "docs" / "argocd.md"
-UTC = timezone.utc
+UTC = UTC
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -95,14 +97,38 @@ def test_the_same_alert_keeps_its_key_until_its_status_changes():
 
 REAL_CAPTURE = [
     # name, fingerprint, status, startsAt, endsAt, groupKey
-    ("TargetUp", "610e5fa95738003b", "firing", datetime(2026, 11, 25, 18, 46, 1, 677000, UTC), None,
-     '{}:{alertname="TargetUp"}'),
-    ("AlwaysFiringTest", "1c6fbeb261c5274d", "firing", datetime(2026, 11, 25, 18, 45, 54, 677000, UTC),
-     None, '{}:{alertname="AlwaysFiringTest", service="checkout"}'),
-    ("ManualTest", "8cf89314234bf1e1", "firing", datetime(2026, 11, 25, 18, 48, 8, 124057, UTC), None,
-     '{}:{alertname="ManualTest", service="checkout"}'),
-    ("ManualTest", "8cf89314234bf1e1", "resolved", datetime(2026, 11, 25, 18, 48, 8, 124057, UTC),
-     datetime(2026, 11, 25, 18, 48, 14, tzinfo=UTC), '{}:{alertname="ManualTest", service="checkout"}'),
+    (
+        "TargetUp",
+        "610e5fa95738003b",
+        "firing",
+        datetime(2026, 11, 25, 18, 46, 1, 677000, UTC),
+        None,
+        '{}:{alertname="TargetUp"}',
+    ),
+    (
+        "AlwaysFiringTest",
+        "1c6fbeb261c5274d",
+        "firing",
+        datetime(2026, 11, 25, 18, 45, 54, 677000, UTC),
+        None,
+        '{}:{alertname="AlwaysFiringTest", service="checkout"}',
+    ),
+    (
+        "ManualTest",
+        "8cf89314234bf1e1",
+        "firing",
+        datetime(2026, 11, 25, 18, 48, 8, 124057, UTC),
+        None,
+        '{}:{alertname="ManualTest", service="checkout"}',
+    ),
+    (
+        "ManualTest",
+        "8cf89314234bf1e1",
+        "resolved",
+        datetime(2026, 11, 25, 18, 48, 8, 124057, UTC),
+        datetime(2026, 11, 25, 18, 48, 14, tzinfo=UTC),
+        '{}:{alertname="ManualTest", service="checkout"}',
+    ),
 ]
 
 
@@ -111,7 +137,7 @@ def test_bodies_captured_from_alertmanager_0_25_parse():
     captures = [json.loads(line) for line in lines]
     assert len(captures) == len(REAL_CAPTURE)
 
-    for capture, (name, fingerprint, status, starts_at, ends_at, group_key) in zip(captures, REAL_CAPTURE):
+    for capture, (name, fingerprint, status, starts_at, ends_at, group_key) in zip(captures, REAL_CAPTURE, strict=True):
         # Each line is one POST: its path, its headers and the raw body as a string.
         assert capture["path"] == "/webhooks/alertmanager"
         assert capture["headers"]["User-Agent"] == "Alertmanager/0.25.0"
@@ -160,7 +186,7 @@ ALERTMANAGER_MALFORMED = [
     (_set("version", 4), 'version: expected "4", got 4'),
     (_set("version", ...), 'version: expected "4", missing'),
     (_set("groupKey", ...), "groupKey: missing"),
-    (_set("status", "ok"), "status: expected one of \"firing\", \"resolved\", got 'ok'"),
+    (_set("status", "ok"), 'status: expected one of "firing", "resolved", got \'ok\''),
     (_set("truncatedAlerts", "0"), "truncatedAlerts: expected an integer, got a string"),
     (_set("truncatedAlerts", True), "truncatedAlerts: expected an integer, got a boolean"),
     (_set("truncatedAlerts", -1), "truncatedAlerts: negative"),
@@ -171,7 +197,7 @@ ALERTMANAGER_MALFORMED = [
     (_set("alerts.1.startsAt", "2024-05-14T10:02:46"), "alerts[1].startsAt: not an RFC 3339 time"),
     (_set("alerts.1.startsAt", 1715680966), "alerts[1].startsAt: expected a string, got a number"),
     (_set("alerts.0.endsAt", "never"), "alerts[0].endsAt: not an RFC 3339 time"),
-    (_set("alerts.0.status", "pending"), "alerts[0].status: expected one of \"firing\", \"resolved\", got 'pending'"),
+    (_set("alerts.0.status", "pending"), 'alerts[0].status: expected one of "firing", "resolved", got \'pending\''),
     (_set("alerts.0.fingerprint", ...), "alerts[0].fingerprint: missing"),
     (_set("alerts.0.fingerprint", ""), "alerts[0].fingerprint: empty"),
     (_set("alerts.0.labels.severity", 3), "alerts[0].labels.severity: expected a string, got a number"),
@@ -195,17 +221,27 @@ def test_a_malformed_alertmanager_body_is_refused_naming_the_field(edit, reason)
 
 
 def test_a_resolved_alert_without_an_end_time_is_refused():
-    payload = changed(fixture_json("alertmanager_webhook_resolved.json"),
-                      _set("alerts.0.endsAt", "0001-01-01T00:00:00Z"))
+    payload = changed(
+        fixture_json("alertmanager_webhook_resolved.json"), _set("alerts.0.endsAt", "0001-01-01T00:00:00Z")
+    )
     assert reason_of(alertmanager.parse, payload).startswith("alerts[0].endsAt: a resolved alert needs")
 
 
 def alertmanager_bodies() -> list[bytes]:
     captured = (FIXTURES / "alertmanager_webhook_real_capture_am0.25.jsonl").read_text().splitlines()
-    optional_absent = changed(fixture_json("alertmanager_webhook_firing.json"), lambda p: (
-        p["alerts"][0].update(annotations=None, labels=None, generatorURL="", endsAt=None), p.pop("groupLabels")))
-    return [fixture_bytes("alertmanager_webhook_firing.json"), fixture_bytes("alertmanager_webhook_resolved.json"),
-            *(json.loads(line)["body"].encode() for line in captured), encode(optional_absent)]
+    optional_absent = changed(
+        fixture_json("alertmanager_webhook_firing.json"),
+        lambda p: (
+            p["alerts"][0].update(annotations=None, labels=None, generatorURL="", endsAt=None),
+            p.pop("groupLabels"),
+        ),
+    )
+    return [
+        fixture_bytes("alertmanager_webhook_firing.json"),
+        fixture_bytes("alertmanager_webhook_resolved.json"),
+        *(json.loads(line)["body"].encode() for line in captured),
+        encode(optional_absent),
+    ]
 
 
 @pytest.mark.parametrize("body", alertmanager_bodies())
@@ -221,16 +257,21 @@ def test_a_body_only_the_field_reader_reads_is_still_read():
     repeated = firing.replace(b"{", b'{"receiver": 7, ', 1)
     assert alertmanager.parse(repeated).receiver == fixture_json("alertmanager_webhook_firing.json")["receiver"]
     surrogate = firing.replace(b'"summary": "High', b'"summary": "half \\ud83d High', 1)
-    assert alertmanager.parse(surrogate).signals[0].annotations["summary"] == "half \ud83d High 5xx error rate on checkout"
+    assert (
+        alertmanager.parse(surrogate).signals[0].annotations["summary"] == "half \ud83d High 5xx error rate on checkout"
+    )
 
 
 def test_optional_alert_fields_may_be_absent():
-    payload = changed(fixture_json("alertmanager_webhook_firing.json"), lambda p: (
-        p["alerts"][0].update(annotations=None, generatorURL=""),
-        p["alerts"][0]["labels"].pop("alertname"),
-        p.pop("truncatedAlerts"),
-        p.pop("externalURL"),
-    ))
+    payload = changed(
+        fixture_json("alertmanager_webhook_firing.json"),
+        lambda p: (
+            p["alerts"][0].update(annotations=None, generatorURL=""),
+            p["alerts"][0]["labels"].pop("alertname"),
+            p.pop("truncatedAlerts"),
+            p.pop("externalURL"),
+        ),
+    )
     batch = alertmanager.parse(encode(payload))
     signal = batch.signals[0]
     assert (signal.annotations, signal.url, signal.name) == ({}, None, "(no alertname)")
@@ -269,18 +310,21 @@ def test_an_offset_is_converted_to_utc():
     assert parse_rfc3339("2024-05-14T07:55:02.5-02:00") == datetime(2024, 5, 14, 9, 55, 2, 500000, UTC)
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "2026-11-25",
-    "2026-11-25T18:48:08",  # no offset: local time is not an instant
-    "2026-11-25 18:48:08Z",
-    "2026-11-25T18:48:08.Z",
-    "2026-11-25T18:48:08.1234567890Z",  # ten digits
-    "2026-11-25T18:48:08+0200",
-    "2026-13-01T00:00:00Z",
-    "2026-11-25T24:00:00Z",
-    "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "2026-11-25",
+        "2026-11-25T18:48:08",  # no offset: local time is not an instant
+        "2026-11-25 18:48:08Z",
+        "2026-11-25T18:48:08.Z",
+        "2026-11-25T18:48:08.1234567890Z",  # ten digits
+        "2026-11-25T18:48:08+0200",
+        "2026-13-01T00:00:00Z",
+        "2026-11-25T24:00:00Z",
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    ],
+)
 def test_anything_else_is_not_a_time(text):
     with pytest.raises(ValueError):
         parse_rfc3339(text)
@@ -374,8 +418,10 @@ def test_a_deployment_reads_into_a_change():
 @pytest.mark.parametrize("as_string", [False, True])
 def test_a_deployment_payload_object_or_json_string_carries_migration_and_previous_version(as_string):
     custom = {"schema_migration": "irreversible", "previous_version": "v2.13.2", "incident": "INC-20261125-01"}
-    payload = changed(fixture_json("github_deployment_created.json"), _set(
-        "deployment.payload", json.dumps(custom) if as_string else custom))
+    payload = changed(
+        fixture_json("github_deployment_created.json"),
+        _set("deployment.payload", json.dumps(custom) if as_string else custom),
+    )
 
     [change] = github.parse("deployment", encode(payload))
     assert change.metadata["schema_migration"] == "irreversible"
@@ -411,8 +457,9 @@ def test_a_deployment_status_reads_into_a_change():
     assert change.dedupe_key == "github:deployment_status:1873264512:success"
 
 
-@pytest.mark.parametrize("state", sorted(
-    ["error", "failure", "inactive", "in_progress", "queued", "pending", "success", "waiting"]))
+@pytest.mark.parametrize(
+    "state", sorted(["error", "failure", "inactive", "in_progress", "queued", "pending", "success", "waiting"])
+)
 def test_every_deployment_state_is_accepted_with_its_own_key(state):
     payload = changed(fixture_json("github_deployment_status_success.json"), _set("deployment_status.state", state))
     [change] = github.parse("deployment_status", encode(payload))
@@ -425,7 +472,9 @@ def test_a_push_gives_one_config_change_per_commit():
     changes = github.parse("push", fixture_bytes("github_push_config_repo.json"))
 
     assert [c.sha for c in changes] == [
-        "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391", "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0"]
+        "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+        "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0",
+    ]
     first, second = changes
     assert first.files == ["services/checkout/values-prod.yaml"]
     assert second.files == [
@@ -466,10 +515,13 @@ def test_a_push_to_another_branch_is_reported_as_such():
     assert not any(c.metadata["on_default_branch"] for c in changes)
 
 
-@pytest.mark.parametrize("edit", [
-    _set("after", "0" * 40),
-    lambda p: p.update(deleted=True, after="0" * 40, commits=[], head_commit=None),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _set("after", "0" * 40),
+        lambda p: p.update(deleted=True, after="0" * 40, commits=[], head_commit=None),
+    ],
+)
 def test_a_deleted_branch_is_no_change(edit):
     payload = changed(fixture_json("github_push_config_repo.json"), edit)
     assert github.parse("push", encode(payload)) == []
@@ -486,54 +538,98 @@ def test_a_ping_is_answered_not_recorded():
     assert ping == Ping(zen="Design for failure.", hook_id=292430182)
 
 
-@pytest.mark.parametrize(("edit", "reason"), [
-    (_set("hook_id", ...), "hook_id: missing"),
-    (_set("hook_id", "292430182"), "hook_id: expected an integer, got a string"),
-    (_set("zen", None), "zen: missing"),
-])
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (_set("hook_id", ...), "hook_id: missing"),
+        (_set("hook_id", "292430182"), "hook_id: expected an integer, got a string"),
+        (_set("zen", None), "zen: missing"),
+    ],
+)
 def test_a_malformed_ping_is_refused(edit, reason):
     ping = changed({"zen": "Design for failure.", "hook_id": 292430182}, edit)
     assert reason_of(lambda body: github.parse("ping", body), ping) == reason
 
 
-@pytest.mark.parametrize(("event", "reason"), [
-    ("issues", "X-GitHub-Event: unsupported event 'issues'"),
-    ("Push", "X-GitHub-Event: unsupported event 'Push'"),
-    ("", "X-GitHub-Event: missing"),
-    (None, "X-GitHub-Event: missing"),
-])
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ("issues", "X-GitHub-Event: unsupported event 'issues'"),
+        ("Push", "X-GitHub-Event: unsupported event 'Push'"),
+        ("", "X-GitHub-Event: missing"),
+        (None, "X-GitHub-Event: missing"),
+    ],
+)
 def test_an_unsupported_event_is_refused_by_its_header(event, reason):
     assert reason_of(lambda body: github.parse(event, body), b"{}") == reason
 
 
 GITHUB_MALFORMED = [
     ("deployment", "github_deployment_created.json", _set("deployment", ...), "deployment: missing"),
-    ("deployment", "github_deployment_created.json", _set("deployment.id", "1873264512"),
-     "deployment.id: expected an integer, got a string"),
-    ("deployment", "github_deployment_created.json", _set("deployment.created_at", "Tuesday"),
-     "deployment.created_at: not an RFC 3339 time"),
+    (
+        "deployment",
+        "github_deployment_created.json",
+        _set("deployment.id", "1873264512"),
+        "deployment.id: expected an integer, got a string",
+    ),
+    (
+        "deployment",
+        "github_deployment_created.json",
+        _set("deployment.created_at", "Tuesday"),
+        "deployment.created_at: not an RFC 3339 time",
+    ),
     ("deployment", "github_deployment_created.json", _set("deployment.sha", None), "deployment.sha: missing"),
-    ("deployment", "github_deployment_created.json", _set("deployment.payload", 7),
-     "deployment.payload: expected an object or a string, got 7"),
-    ("deployment", "github_deployment_created.json", _set("deployment.payload", {"previous_version": 13}),
-     "deployment.payload.previous_version: expected a string, got a number"),
-    ("deployment", "github_deployment_created.json", _set("deployment.payload", {"schema_migration": True}),
-     "deployment.payload.schema_migration: expected a string, got a boolean"),
-    ("deployment_status", "github_deployment_status_success.json", _set("deployment_status.state", "done"),
-     'deployment_status.state: expected one of "error", "failure", "in_progress", "inactive", '
-     '"pending", "queued", "success", "waiting", got \'done\''),
-    ("deployment_status", "github_deployment_status_success.json", _set("deployment", ...),
-     "deployment: missing"),
-    ("push", "github_push_config_repo.json", _set("commits.1.added.0", 5),
-     "commits[1].added[0]: expected a string, got a number"),
-    ("push", "github_push_config_repo.json", _set("commits.0.timestamp", "2024-05-14"),
-     "commits[0].timestamp: not an RFC 3339 time"),
-    ("push", "github_push_config_repo.json", _set("commits", {"id": "x"}),
-     "commits: expected an array, got an object"),
-    ("push", "github_push_config_repo.json", _set("repository.pushed_at", "soon"),
-     "repository.pushed_at: not an RFC 3339 time"),
-    ("push", "github_push_config_repo.json", _set("repository.pushed_at", 10**20),
-     "repository.pushed_at: not a UNIX time"),
+    (
+        "deployment",
+        "github_deployment_created.json",
+        _set("deployment.payload", 7),
+        "deployment.payload: expected an object or a string, got 7",
+    ),
+    (
+        "deployment",
+        "github_deployment_created.json",
+        _set("deployment.payload", {"previous_version": 13}),
+        "deployment.payload.previous_version: expected a string, got a number",
+    ),
+    (
+        "deployment",
+        "github_deployment_created.json",
+        _set("deployment.payload", {"schema_migration": True}),
+        "deployment.payload.schema_migration: expected a string, got a boolean",
+    ),
+    (
+        "deployment_status",
+        "github_deployment_status_success.json",
+        _set("deployment_status.state", "done"),
+        'deployment_status.state: expected one of "error", "failure", "in_progress", "inactive", '
+        '"pending", "queued", "success", "waiting", got \'done\'',
+    ),
+    ("deployment_status", "github_deployment_status_success.json", _set("deployment", ...), "deployment: missing"),
+    (
+        "push",
+        "github_push_config_repo.json",
+        _set("commits.1.added.0", 5),
+        "commits[1].added[0]: expected a string, got a number",
+    ),
+    (
+        "push",
+        "github_push_config_repo.json",
+        _set("commits.0.timestamp", "2024-05-14"),
+        "commits[0].timestamp: not an RFC 3339 time",
+    ),
+    ("push", "github_push_config_repo.json", _set("commits", {"id": "x"}), "commits: expected an array, got an object"),
+    (
+        "push",
+        "github_push_config_repo.json",
+        _set("repository.pushed_at", "soon"),
+        "repository.pushed_at: not an RFC 3339 time",
+    ),
+    (
+        "push",
+        "github_push_config_repo.json",
+        _set("repository.pushed_at", 10**20),
+        "repository.pushed_at: not a UNIX time",
+    ),
     ("push", "github_push_config_repo.json", _set("deleted", "no"), "deleted: expected a boolean, got a string"),
 ]
 
@@ -569,7 +665,9 @@ def test_a_body_from_the_first_shared_template_still_parses():
     assert change.metadata["previous_revision"] == OLD_REVISION
     assert change.metadata["previous_history_id"] == 41
     assert [entry["id"] for entry in change.metadata["history"]] == [41, 42]
-    assert change.dedupe_key == f"argocd:checkout-prod:{NEW_REVISION}:sync-succeeded:Succeeded:2024-05-14T09:56:07+00:00"
+    assert (
+        change.dedupe_key == f"argocd:checkout-prod:{NEW_REVISION}:sync-succeeded:Succeeded:2024-05-14T09:56:07+00:00"
+    )
 
 
 class GoTemplate:
@@ -624,7 +722,7 @@ class GoTemplate:
         if expression == self.CLOCK:
             return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if expression.startswith("toJson "):
-            return json.dumps(self._eval(expression[len("toJson "):], dot, now))
+            return json.dumps(self._eval(expression[len("toJson ") :], dot, now))
         assert re.fullmatch(r"(\.[A-Za-z_]\w*)+", expression), f"unsupported action {{{{{expression}}}}}"
         value = dot
         for key in expression[1:].split("."):
@@ -660,8 +758,11 @@ def application(**status: Any) -> dict[str, Any]:
         "metadata": {"name": "checkout-prod", "namespace": "argocd"},
         "spec": {
             "project": "payments",
-            "source": {"repoURL": "https://github.com/acme/platform-config.git",
-                       "path": "services/checkout/overlays/prod", "targetRevision": "main"},
+            "source": {
+                "repoURL": "https://github.com/acme/platform-config.git",
+                "path": "services/checkout/overlays/prod",
+                "targetRevision": "main",
+            },
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "checkout"},
         },
         "status": {
@@ -694,12 +795,27 @@ NOW = datetime(2024, 5, 14, 10, 4, 30, tzinfo=UTC)
 
 ARGOCD_SCENARIOS = [
     # trigger, Application status, state, at, actor, previous revision
-    ("sync-running", {"operationState": RUNNING, "sync": {"status": "OutOfSync", "revision": NEW_REVISION},
-                      "history": ONLY_OLD_HISTORY},
-     "Running", datetime(2024, 5, 14, 9, 56, 3, tzinfo=UTC), "alice-dev", OLD_REVISION),
+    (
+        "sync-running",
+        {
+            "operationState": RUNNING,
+            "sync": {"status": "OutOfSync", "revision": NEW_REVISION},
+            "history": ONLY_OLD_HISTORY,
+        },
+        "Running",
+        datetime(2024, 5, 14, 9, 56, 3, tzinfo=UTC),
+        "alice-dev",
+        OLD_REVISION,
+    ),
     ("sync-succeeded", {}, "Succeeded", datetime(2024, 5, 14, 9, 56, 7, tzinfo=UTC), None, OLD_REVISION),
-    ("sync-failed", {"operationState": FAILED, "history": ONLY_OLD_HISTORY, "health": {"status": "Healthy"}},
-     "Failed", datetime(2024, 5, 14, 9, 56, 41, tzinfo=UTC), None, OLD_REVISION),
+    (
+        "sync-failed",
+        {"operationState": FAILED, "history": ONLY_OLD_HISTORY, "health": {"status": "Healthy"}},
+        "Failed",
+        datetime(2024, 5, 14, 9, 56, 41, tzinfo=UTC),
+        None,
+        OLD_REVISION,
+    ),
     ("health-degraded", {"health": {"status": "Degraded"}}, "Degraded", NOW, None, OLD_REVISION),
 ]
 
@@ -726,12 +842,11 @@ def test_every_documented_trigger_sends_its_own_template():
         [rule] = yaml.safe_load(data[f"trigger.on-{trigger}"])
         assert rule["send"] == [f"steward-{trigger}"]
         assert f'"event": "{trigger}"' in data[f"template.steward-{trigger}"]
-        assert f"notifications.argoproj.io/subscribe.on-{trigger}.steward: \"\"" in ARGOCD_DOC.read_text()
+        assert f'notifications.argoproj.io/subscribe.on-{trigger}.steward: ""' in ARGOCD_DOC.read_text()
 
 
 def test_argocd_keys_repeat_with_a_redelivery_and_differ_between_events():
-    bodies = {trigger: render_argocd(trigger, application(**status), NOW)
-              for trigger, status, *_ in ARGOCD_SCENARIOS}
+    bodies = {trigger: render_argocd(trigger, application(**status), NOW) for trigger, status, *_ in ARGOCD_SCENARIOS}
     keys = {trigger: argocd.parse(body).dedupe_key for trigger, body in bodies.items()}
 
     assert len(set(keys.values())) == len(ARGOCD_SCENARIOS)
@@ -742,8 +857,12 @@ def test_argocd_keys_repeat_with_a_redelivery_and_differ_between_events():
 
 
 def test_a_multi_source_app_that_never_synced_still_renders_and_parses():
-    app = application(health={"status": "Degraded"}, operationState=None, history=None,
-                      sync={"status": "OutOfSync", "revision": NEW_REVISION})
+    app = application(
+        health={"status": "Degraded"},
+        operationState=None,
+        history=None,
+        sync={"status": "OutOfSync", "revision": NEW_REVISION},
+    )
     del app["spec"]["source"]
     app["spec"]["sources"] = [
         {"repoURL": "https://github.com/acme/charts.git", "path": "checkout", "targetRevision": "1.4.0"},
@@ -759,9 +878,15 @@ def test_a_multi_source_app_that_never_synced_still_renders_and_parses():
 
 
 def test_go_no_value_reads_as_absent():
-    payload = changed(fixture_json("argocd_webhook_sync_succeeded.json"), lambda p: p.update(
-        event="<no value>", syncRevision="<no value>", project="<no value>",
-        url="<no value>/applications/checkout-prod"))
+    payload = changed(
+        fixture_json("argocd_webhook_sync_succeeded.json"),
+        lambda p: p.update(
+            event="<no value>",
+            syncRevision="<no value>",
+            project="<no value>",
+            url="<no value>/applications/checkout-prod",
+        ),
+    )
     change = argocd.parse(encode(payload))
     assert change.metadata["project"] is None and change.sha == NEW_REVISION
     assert change.url is None
@@ -772,9 +897,11 @@ def sync_failed_body() -> dict[str, Any]:
 
 
 ARGOCD_MALFORMED = [
-    (_set("event", "deployed"), 'event: expected one of "health-degraded", "sync-failed", '
-                                '"sync-running", "sync-succeeded", got \'deployed\''),
-    (_set("event", 3), 'event: expected a string, got a number'),
+    (
+        _set("event", "deployed"),
+        'event: expected one of "health-degraded", "sync-failed", "sync-running", "sync-succeeded", got \'deployed\'',
+    ),
+    (_set("event", 3), "event: expected a string, got a number"),
     (_set("app", ...), "app: missing"),
     (_set("operationState", None), "operationState: missing for trigger 'sync-failed'"),
     (_set("operationState.phase", None), "operationState.phase: missing for trigger 'sync-failed'"),
@@ -796,8 +923,10 @@ def test_a_malformed_argocd_body_is_refused_naming_the_field(edit, reason):
 
 def test_degraded_health_needs_the_health_and_some_time():
     degraded = json.loads(render_argocd("health-degraded", application(health={"status": "Degraded"}), NOW))
-    assert reason_of(argocd.parse, changed(degraded, _set("healthStatus", None))) == \
-        "healthStatus: missing for trigger 'health-degraded'"
+    assert (
+        reason_of(argocd.parse, changed(degraded, _set("healthStatus", None)))
+        == "healthStatus: missing for trigger 'health-degraded'"
+    )
     undated = changed(degraded, lambda p: p.update(sentAt=None, operationState=None))
     assert reason_of(argocd.parse, undated).startswith("sentAt: missing")
 
@@ -835,11 +964,14 @@ def test_a_generic_change_event_reads_into_a_change():
     assert generic.parse(encode(GENERIC_EVENT)) == change
 
 
-@pytest.mark.parametrize(("kind", "summary"), [
-    ("deployment", "Deployment of payment-api"),
-    ("config_change", "Config change of payment-api"),
-    ("flag_change", "Flag change of payment-api"),
-])
+@pytest.mark.parametrize(
+    ("kind", "summary"),
+    [
+        ("deployment", "Deployment of payment-api"),
+        ("config_change", "Config change of payment-api"),
+        ("flag_change", "Flag change of payment-api"),
+    ],
+)
 def test_a_minimal_generic_event_gets_our_own_summary(kind, summary):
     change = generic.parse(encode({"id": "e1", "type": kind, "service": "payment-api", "at": "2026-11-25T09:44:12Z"}))
     assert (change.kind, change.summary, change.trust) == (kind, summary, "trusted_platform")
@@ -856,8 +988,10 @@ GENERIC_MALFORMED = [
     (_set("id", 17), "id: expected a string, got a number"),
     (_set("type", ...), "type: missing"),
     (_set("type", "rollback"), 'type: expected one of "config_change", "deployment", "flag_change", got \'rollback\''),
-    (_set("type", "deployment_status"),
-     'type: expected one of "config_change", "deployment", "flag_change", got \'deployment_status\''),
+    (
+        _set("type", "deployment_status"),
+        'type: expected one of "config_change", "deployment", "flag_change", got \'deployment_status\'',
+    ),
     (_set("service", ...), "service: missing"),
     (_set("service", ""), "service: empty"),
     (_set("at", ...), "at: missing"),
@@ -880,8 +1014,14 @@ def test_a_malformed_generic_event_is_refused_naming_the_field(edit, reason):
 
 def test_a_change_refuses_a_naive_time():
     with pytest.raises(ValueError):
-        ChangeIn(source="generic", kind="deployment", summary="x", at=datetime(2026, 11, 25, 9, 0),
-                 dedupe_key="k", trust="trusted_platform")
+        ChangeIn(
+            source="generic",
+            kind="deployment",
+            summary="x",
+            at=datetime(2026, 11, 25, 9, 0),
+            dedupe_key="k",
+            trust="trusted_platform",
+        )
 
 
 def test_a_long_reason_stays_one_short_line():

@@ -1,9 +1,10 @@
 """The transition tables of approval requests, executions and jobs, move by move: every legal move passes, every
 other one raises IllegalTransition. The legal moves are written out here, apart from the tables, so a table that
 gains or loses a move fails this test."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import product
 
@@ -19,19 +20,39 @@ from bot.store.states import IllegalTransition, Transitions
 R, E, J = RequestState, ExecutionOutcome, JobState
 
 LEGAL: list[tuple[Transitions, type[StrEnum], set[tuple[StrEnum, StrEnum]]]] = [
-    (REQUEST_MOVES, RequestState, {
-        (R.PENDING, R.EXECUTING), (R.PENDING, R.DENIED), (R.PENDING, R.EXPIRED), (R.PENDING, R.INVALIDATED),
-        (R.PENDING, R.CANCELLED),
-        (R.EXECUTING, R.EXECUTING), (R.EXECUTING, R.EXECUTED), (R.EXECUTING, R.FAILED), (R.EXECUTING, R.UNKNOWN),
-    }),
-    (EXECUTION_MOVES, ExecutionOutcome, {
-        (E.RUNNING, E.SUCCEEDED), (E.RUNNING, E.WAITING), (E.RUNNING, E.FAILED), (E.RUNNING, E.UNKNOWN),
-        (E.FAILED, E.RUNNING),
-    }),
+    (
+        REQUEST_MOVES,
+        RequestState,
+        {
+            (R.PENDING, R.EXECUTING),
+            (R.PENDING, R.DENIED),
+            (R.PENDING, R.EXPIRED),
+            (R.PENDING, R.INVALIDATED),
+            (R.PENDING, R.CANCELLED),
+            (R.EXECUTING, R.EXECUTING),
+            (R.EXECUTING, R.EXECUTED),
+            (R.EXECUTING, R.FAILED),
+            (R.EXECUTING, R.UNKNOWN),
+        },
+    ),
+    (
+        EXECUTION_MOVES,
+        ExecutionOutcome,
+        {
+            (E.RUNNING, E.SUCCEEDED),
+            (E.RUNNING, E.WAITING),
+            (E.RUNNING, E.FAILED),
+            (E.RUNNING, E.UNKNOWN),
+            (E.FAILED, E.RUNNING),
+        },
+    ),
     (JOB_MOVES, JobState, {(J.QUEUED, J.RUNNING), (J.RUNNING, J.QUEUED), (J.RUNNING, J.FAILED)}),
 ]
-CASES = [pytest.param(table, frm, to, (frm, to) in legal, id=f"{table.kind}: {frm}->{to}")
-         for table, states, legal in LEGAL for frm, to in product(states, repeat=2)]
+CASES = [
+    pytest.param(table, frm, to, (frm, to) in legal, id=f"{table.kind}: {frm}->{to}")
+    for table, states, legal in LEGAL
+    for frm, to in product(states, repeat=2)
+]
 
 
 @pytest.mark.parametrize(("table", "frm", "to", "legal"), CASES)
@@ -45,8 +66,17 @@ def test_a_move_passes_exactly_when_the_table_holds_it(table, frm, to, legal):
 
 def test_stored_states_keep_their_strings():
     """No migration: the rows hold the same words they held before the states were types."""
-    assert [s.value for s in RequestState] == ["pending", "executing", "executed", "failed", "unknown", "denied",
-                                               "expired", "invalidated", "cancelled"]
+    assert [s.value for s in RequestState] == [
+        "pending",
+        "executing",
+        "executed",
+        "failed",
+        "unknown",
+        "denied",
+        "expired",
+        "invalidated",
+        "cancelled",
+    ]
     assert [s.value for s in ExecutionOutcome] == ["running", "succeeded", "waiting", "failed", "unknown"]
     assert [s.value for s in JobState] == ["queued", "running", "failed"]
 
@@ -56,15 +86,35 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def stored_request(db, state: RequestState) -> str:
     with db.session() as session:
-        session.add(Incident(id="INC-20260301-01", title="Checkout errors", detected_at=NOW, declared_by="U1",
-                             created_at=NOW))
+        session.add(
+            Incident(id="INC-20260301-01", title="Checkout errors", detected_at=NOW, declared_by="U1", created_at=NOW)
+        )
         session.flush()  # the rows have no relationships, so nothing else orders the incident first
-        session.add(ApprovalRequest(
-            id="apr-1", incident_id="INC-20260301-01", action="flag", target="checkout.new-routing",
-            environment="production", service="payment-api", evidence_hash="0" * 64, decision="approval_required",
-            requested_by="U1", created_at=NOW, expires_at=NOW + timedelta(minutes=15), state=state))
-        session.add(Timer(kind="approval_expiry", incident_id="INC-20260301-01", target="apr-1",
-                          due_at=NOW + timedelta(minutes=15), created_at=NOW))
+        session.add(
+            ApprovalRequest(
+                id="apr-1",
+                incident_id="INC-20260301-01",
+                action="flag",
+                target="checkout.new-routing",
+                environment="production",
+                service="payment-api",
+                evidence_hash="0" * 64,
+                decision="approval_required",
+                requested_by="U1",
+                created_at=NOW,
+                expires_at=NOW + timedelta(minutes=15),
+                state=state,
+            )
+        )
+        session.add(
+            Timer(
+                kind="approval_expiry",
+                incident_id="INC-20260301-01",
+                target="apr-1",
+                due_at=NOW + timedelta(minutes=15),
+                created_at=NOW,
+            )
+        )
         session.commit()
     return "apr-1"
 

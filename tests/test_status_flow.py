@@ -1,4 +1,5 @@
 """Status updates, resolution and update reminders, through /slack/events and the sandbox."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,7 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.runtime.scheduler import run_due
-from bot.store.models import AuditEvent, Incident, StatusUpdate, Timer, TimelineEvent
+from bot.store.models import AuditEvent, Incident, StatusUpdate, TimelineEvent, Timer
 from tests.senders import alert, github_deployment, minutes, resolved
 from tests.workspace import COMMANDER, ENGINEER, OBSERVER, block_text
 
@@ -45,8 +46,9 @@ def fire_reminders(workspace):
 
 
 def incident_with_an_alert(workspace, clock, severity="SEV2"):
-    workspace.sources.github("deployment", github_deployment("acme/payment-api", "production", "v2.18.0", 5001,
-                                                             clock.now() - minutes(16)))
+    workspace.sources.github(
+        "deployment", github_deployment("acme/payment-api", "production", "v2.18.0", 5001, clock.now() - minutes(16))
+    )
     channel = workspace.declare("Checkout errors", options=f"sev:{severity} service:payment-api")
     firing = alert("HighErrorRate", "payment-api", clock.now())
     workspace.sources.alerts(firing)
@@ -76,14 +78,30 @@ def test_a_draft_reaches_only_the_requester_and_publishing_posts_records_and_sch
     assert "customers in EU see 502 at checkout" in update and f"Published by <@{COMMANDER}> at 10:02 UTC" in update
     assert [block_text(m.blocks) for m in workspace.slack.messages(status_channel)] == [update]
     assert workspace.slack.last_ephemeral(COMMANDER).ts == draft.ts
-    assert "Published at 10:02 UTC to <#" in workspace.ephemeral_text(COMMANDER) and "#status-updates" in workspace.ephemeral_text(COMMANDER)
+    assert "Published at 10:02 UTC to <#" in workspace.ephemeral_text(
+        COMMANDER
+    ) and "#status-updates" in workspace.ephemeral_text(COMMANDER)
     [row] = stored(workspace, StatusUpdate)
     post = next(m for m in workspace.slack.messages(channel) if "📣 Status update" in block_text(m.blocks))
-    assert (row.state, row.published_at, row.slack_channel, row.slack_ts) == ("published", clock.now(), channel, post.ts)
-    assert [e.summary for e in stored(workspace, TimelineEvent, kind="status_update")] == ["Status update published: investigating"]
-    assert f"Last update 10:02 UTC by <@{COMMANDER}> · 🔎 Investigating · next update by 10:32 UTC" in workspace.card(channel).text
+    assert (row.state, row.published_at, row.slack_channel, row.slack_ts) == (
+        "published",
+        clock.now(),
+        channel,
+        post.ts,
+    )
+    assert [e.summary for e in stored(workspace, TimelineEvent, kind="status_update")] == [
+        "Status update published: investigating"
+    ]
+    assert (
+        f"Last update 10:02 UTC by <@{COMMANDER}> · 🔎 Investigating · next update by 10:32 UTC"
+        in workspace.card(channel).text
+    )
     [timer] = stored(workspace, Timer)
-    assert (timer.kind, timer.state, timer.due_at) == ("update_reminder", "pending", clock.now() + timedelta(minutes=30))
+    assert (timer.kind, timer.state, timer.due_at) == (
+        "update_reminder",
+        "pending",
+        clock.now() + timedelta(minutes=30),
+    )
 
 
 def test_publishing_twice_posts_once(workspace, clock):
@@ -99,8 +117,13 @@ def test_publishing_twice_posts_once(workspace, clock):
 
 
 def draft_value(message):
-    return next(e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]
-                if e["action_id"] == "status_publish")
+    return next(
+        e["value"]
+        for b in message.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "status_publish"
+    )
 
 
 def test_only_the_commander_or_comms_publish(workspace, clock):
@@ -108,8 +131,10 @@ def test_only_the_commander_or_comms_publish(workspace, clock):
     workspace.command("status", by=ENGINEER, channel=channel)
     draft = draft_of(workspace, ENGINEER)
     click(workspace, draft, "status_publish", ENGINEER)
-    assert (f"Only the incident commander (<@{COMMANDER}>) or comms (nobody yet) can publish status updates"
-            in workspace.ephemeral_text(ENGINEER))
+    assert (
+        f"Only the incident commander (<@{COMMANDER}>) or comms (nobody yet) can publish status updates"
+        in workspace.ephemeral_text(ENGINEER)
+    )
     assert updates_in(workspace, channel) == [] and stored(workspace, StatusUpdate)[0].state == "draft"
 
     workspace.command("role comms @bob", channel=channel)
@@ -155,7 +180,9 @@ def test_resolving_is_refused_while_an_attached_alert_fires_whichever_way_it_is_
 def test_the_commander_may_override_with_a_reason_the_timeline_records(workspace, clock):
     channel, _ = incident_with_an_alert(workspace, clock)
     workspace.command('resolve --override "the alert is a known false positive"', by=ENGINEER, channel=channel)
-    assert f"Only the incident commander (<@{COMMANDER}>) can resolve the incident" in workspace.ephemeral_text(ENGINEER)
+    assert f"Only the incident commander (<@{COMMANDER}>) can resolve the incident" in workspace.ephemeral_text(
+        ENGINEER
+    )
     workspace.command('resolve --override "the alert is a known false positive"', channel=channel)
     assert workspace.card(channel).status == "resolved"
     said = "\n".join(workspace.posts(channel))
@@ -166,7 +193,11 @@ def test_the_commander_may_override_with_a_reason_the_timeline_records(workspace
     assert event.details["firing"] == ["HighErrorRate · payment-api"]
     [audited] = stored(workspace, AuditEvent, action="resolved")
     assert (audited.actor, audited.decision, audited.reason, audited.incident_id) == (
-        COMMANDER, "override", "the alert is a known false positive", "INC-20261125-01")
+        COMMANDER,
+        "override",
+        "the alert is a known false positive",
+        "INC-20261125-01",
+    )
 
 
 def test_a_published_update_brings_a_reminder_at_the_cadence_and_snoozing_moves_it(workspace, clock):
@@ -181,7 +212,9 @@ def test_a_published_update_brings_a_reminder_at_the_cadence_and_snoozing_moves_
     fire_reminders(workspace)
     fire_reminders(workspace)
     [reminder] = reminders_in(workspace, channel)
-    assert f"<@{COMMANDER}>: a status update for *INC-20261125-01* is due (SEV1: every 15 min)" in block_text(reminder.blocks)
+    assert f"<@{COMMANDER}>: a status update for *INC-20261125-01* is due (SEV1: every 15 min)" in block_text(
+        reminder.blocks
+    )
     buttons = [(e["action_id"], e["value"]) for b in reminder.blocks if b["type"] == "actions" for e in b["elements"]]
     assert buttons == [("reminder_snooze", "30"), ("reminder_snooze", "60"), ("reminder_snooze", "120")]
 
@@ -191,10 +224,14 @@ def test_a_published_update_brings_a_reminder_at_the_cadence_and_snoozing_moves_
     workspace.slack.click("reminder_snooze", "60", COMMANDER, channel, message_ts=reminder.ts)
     workspace.settle()
     [snoozed] = [m for m in workspace.slack.messages(channel) if m.ts == reminder.ts]
-    assert f"<@{COMMANDER}> snoozed the update reminder for 60 min; the next one comes at 11:15 UTC" in block_text(snoozed.blocks)
+    assert f"<@{COMMANDER}> snoozed the update reminder for 60 min; the next one comes at 11:15 UTC" in block_text(
+        snoozed.blocks
+    )
     assert "reminder_snooze" not in str(snoozed.blocks)
-    assert [(t.state, t.due_at) for t in stored(workspace, Timer)] == [("fired", clock.now()),
-                                                                        ("pending", clock.now() + minutes(60))]
+    assert [(t.state, t.due_at) for t in stored(workspace, Timer)] == [
+        ("fired", clock.now()),
+        ("pending", clock.now() + minutes(60)),
+    ]
 
     clock.advance(minutes=59)
     fire_reminders(workspace)

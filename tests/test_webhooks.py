@@ -1,4 +1,5 @@
 """The webhook door: credentials, malformed payloads, store failures and re-deliveries."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,12 @@ def test_alertmanager_without_the_right_bearer_is_refused(workspace, clock, toke
 def test_an_endpoint_whose_secret_is_not_configured_refuses_everything(workspace, clock):
     workspace.steward.runtime.settings.webhook_token = None
     assert workspace.sources.alerts(alert("HighErrorRate", "payment-api", clock.now()), token="").status_code == 401
-    assert workspace.sources.change(id="c1", type="deployment", service="payment-api", at=clock.now(), token="").status_code == 401
+    assert (
+        workspace.sources.change(
+            id="c1", type="deployment", service="payment-api", at=clock.now(), token=""
+        ).status_code
+        == 401
+    )
     workspace.steward.runtime.settings.github_webhook_secret = None
     assert workspace.sources.github("ping", {"zen": "x", "hook_id": 1}, secret="").status_code == 401
     assert signals(workspace) == [] and changes(workspace) == []
@@ -47,8 +53,20 @@ def test_an_endpoint_whose_secret_is_not_configured_refuses_everything(workspace
         (b"not json", "body"),
         (b"[]", "body"),
         (json.dumps({"version": "3", "alerts": []}).encode(), "version"),
-        (alertmanager_body({"status": "firing", "labels": {"alertname": "X"}, "annotations": {}, "startsAt": "yesterday",
-                            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "abc"}), "startsAt"),
+        (
+            alertmanager_body(
+                {
+                    "status": "firing",
+                    "labels": {"alertname": "X"},
+                    "annotations": {},
+                    "startsAt": "yesterday",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "",
+                    "fingerprint": "abc",
+                }
+            ),
+            "startsAt",
+        ),
     ],
 )
 def test_malformed_alertmanager_payload_is_400_with_a_reason(workspace, body, reason):
@@ -109,8 +127,23 @@ def test_github_fixture_with_its_recorded_signature(workspace):
 def test_generic_change_requires_its_fields(workspace, clock):
     response = workspace.sources.change(id="c1", type="deployment", at=clock.now())
     assert response.status_code == 400 and "service" in response.json()["error"]
-    ok = workspace.sources.change(id="c1", type="flag_change", service="payment-api", environment="production", at=clock.now(),
-                                  summary="checkout.new-routing 25% -> 50%")
+    ok = workspace.sources.change(
+        id="c1",
+        type="flag_change",
+        service="payment-api",
+        environment="production",
+        at=clock.now(),
+        summary="checkout.new-routing 25% -> 50%",
+    )
     assert ok.status_code == 200 and ok.json()["stored"] == 1
-    assert workspace.sources.change(id="c1", type="flag_change", service="payment-api", environment="production",
-                                    at=clock.now(), summary="checkout.new-routing 25% -> 50%").json()["stored"] == 0
+    assert (
+        workspace.sources.change(
+            id="c1",
+            type="flag_change",
+            service="payment-api",
+            environment="production",
+            at=clock.now(),
+            summary="checkout.new-routing 25% -> 50%",
+        ).json()["stored"]
+        == 0
+    )

@@ -1,5 +1,6 @@
 """The durable worker: acked jobs are stored, survive a worker that stops, run in order per key, and a failure or a
 crash is recorded instead of lost."""
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,8 @@ import pytest
 from sqlalchemy import select, text, update
 
 from bot.runtime.jobs import job
-from bot.store.models import Job
 from bot.runtime.worker import JOB, LEASE, LEASE_CLOCK, MAX_ATTEMPTS, Worker
+from bot.store.models import Job
 
 RAN: list[tuple[str, ...]] = []
 GATE = threading.Event()
@@ -113,9 +114,16 @@ def test_a_failing_job_is_kept_with_its_error_and_the_keys_next_job_still_runs(d
 def test_a_job_whose_worker_crashed_runs_again_once_its_lease_runs_out(db, clock):
     stored_not_run(db, clock, "interrupted", "next")
     with db.engine.begin() as connection:  # what a crashed worker leaves: claimed, running, its lease not renewed
-        connection.execute(update(JOB).where(JOB.c.id == select(JOB.c.id).order_by(JOB.c.id).limit(1).scalar_subquery())
-                           .values(state="running", claimed_by="crashed", attempts=1,
-                                   claimed_at=LEASE_CLOCK.now() - LEASE - timedelta(seconds=1)))
+        connection.execute(
+            update(JOB)
+            .where(JOB.c.id == select(JOB.c.id).order_by(JOB.c.id).limit(1).scalar_subquery())
+            .values(
+                state="running",
+                claimed_by="crashed",
+                attempts=1,
+                claimed_at=LEASE_CLOCK.now() - LEASE - timedelta(seconds=1),
+            )
+        )
     with running(db, clock, name="survivor") as w:
         assert w.wait_idle(10)
         assert RAN == [("survivor", "interrupted"), ("survivor", "next")]
@@ -124,8 +132,14 @@ def test_a_job_whose_worker_crashed_runs_again_once_its_lease_runs_out(db, clock
 def test_a_job_abandoned_too_often_is_failed_not_retried_forever(db, clock):
     stored_not_run(db, clock, "poison")
     with db.engine.begin() as connection:
-        connection.execute(update(JOB).values(state="running", claimed_by="crashed", attempts=MAX_ATTEMPTS,
-                                              claimed_at=LEASE_CLOCK.now() - LEASE - timedelta(seconds=1)))
+        connection.execute(
+            update(JOB).values(
+                state="running",
+                claimed_by="crashed",
+                attempts=MAX_ATTEMPTS,
+                claimed_at=LEASE_CLOCK.now() - LEASE - timedelta(seconds=1),
+            )
+        )
     with running(db, clock) as w:
         assert w.wait_idle(10)
         assert jobs_in(db) == [("test_worker.record", "failed", f"abandoned by its worker {MAX_ATTEMPTS} times")]
@@ -168,8 +182,18 @@ def test_only_registered_functions_with_json_arguments_can_be_submitted(db, cloc
 
 def test_a_stored_job_naming_no_registered_function_fails_with_that_reason(db, clock):
     with db.engine.begin() as connection:
-        connection.execute(Job.__table__.insert().values(key="C1", name="gone.in_an_older_release", args="[]",
-                                                         state="queued", attempts=0, enqueued_at=clock.now()))
+        connection.execute(
+            Job.__table__.insert().values(
+                key="C1",
+                name="gone.in_an_older_release",
+                args="[]",
+                state="queued",
+                attempts=0,
+                enqueued_at=clock.now(),
+            )
+        )
     with running(db, clock) as w:
         assert w.wait_idle(10)
-        assert jobs_in(db) == [("gone.in_an_older_release", "failed", "LookupError: no job named 'gone.in_an_older_release'")]
+        assert jobs_in(db) == [
+            ("gone.in_an_older_release", "failed", "LookupError: no job named 'gone.in_an_older_release'")
+        ]

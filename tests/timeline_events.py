@@ -1,4 +1,5 @@
 """Timeline events as plain objects for pure tests of assembly and drafting (the shape of a stored event row)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """`Workspace`: drives Steward the way people do, through signed requests from the sandbox, and reads what they see."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Evidence packets: what an approver is shown, and the hash an approval is bound to. The hash is
 SHA-256 over the packet's RFC 8785 canonical JSON, so the same evidence always hashes the same."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +11,8 @@ from typing import Any
 import rfc8785
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from bot.clock import rfc3339_utc
 from bot.approvals.readiness import ReadinessCheck
+from bot.clock import rfc3339_utc
 
 SHORT_HASH_LENGTH = 12
 # RFC 8785 numbers are IEEE doubles; a larger integer would be silently rounded by other JSON readers.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from bot.approvals import views as approval_views
 from bot.approvals.requests import button_value, channel_of, request_by_id, sentence
 from bot.approvals.states import RequestState
-from bot.approvals import views as approval_views
 from bot.slack.messages import Drawn, RefreshApproval
 from bot.store.db import Database
 from bot.store.models import TimelineEvent
@@ -18,11 +18,24 @@ def draw_approval(db: Database, secret: str, message: RefreshApproval) -> Drawn:
         request = request_by_id(session, message.request_id)
         value = button_value(secret, request) if request.state == RequestState.PENDING else None
         ids = [int(ref["id"]) for ref in request.packet.get("event_refs", [])]
-        evidence = session.execute(select(TimelineEvent).where(col(TimelineEvent.id).in_(ids))
-                                   .order_by(col(TimelineEvent.at).desc()).limit(8)).scalars().all()
+        evidence = (
+            session.execute(
+                select(TimelineEvent)
+                .where(col(TimelineEvent.id).in_(ids))
+                .order_by(col(TimelineEvent.at).desc())
+                .limit(8)
+            )
+            .scalars()
+            .all()
+        )
         text, drawn = approval_views.approval_message(request, sentence(request), value, evidence)
-        return Drawn(channel=channel_of(request), text=text, blocks=drawn, ts=request.slack_ts,
-                     posted=lambda ts: _remember(db, message.request_id, ts))
+        return Drawn(
+            channel=channel_of(request),
+            text=text,
+            blocks=drawn,
+            ts=request.slack_ts,
+            posted=lambda ts: _remember(db, message.request_id, ts),
+        )
 
 
 def _remember(db: Database, request_id: str, ts: str) -> None:

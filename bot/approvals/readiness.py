@@ -1,5 +1,6 @@
 """Rollback readiness: the seed's eight-question checklist answered from deploy records, and the
 conditional recommendation built on it. Pure functions; the caller gathers the deploy facts."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,7 +15,14 @@ Answer = Literal["yes", "no", "unknown"]
 
 # The order of the seed's checklist (section 8.1); the evidence packet keeps it, so it is part of the hash.
 CHECK_NAMES: tuple[CheckName, ...] = (
-    "artifact", "config", "schema", "data", "events", "side_effects", "runtime", "observability",
+    "artifact",
+    "config",
+    "schema",
+    "data",
+    "events",
+    "side_effects",
+    "runtime",
+    "observability",
 )
 QUESTIONS: dict[CheckName, str] = {
     "artifact": "Is the previous artifact immutable and available?",
@@ -127,8 +135,11 @@ def check_rollback_readiness(
         answered.get(name) or ReadinessCheck(name=name, answer="unknown", source=NOT_CHECKED) for name in CHECK_NAMES
     ]
     return RollbackReadiness(
-        service=service, environment=environment, current_version=current_version,
-        target_version=target_version, checks=checks,
+        service=service,
+        environment=environment,
+        current_version=current_version,
+        target_version=target_version,
+        checks=checks,
     )
 
 
@@ -155,7 +166,10 @@ def recommend_rollback(
     roles = _required_roles(readiness, approval_from)
     if readiness.answer("artifact") == "unknown":
         return Recommendation(
-            recommendation="hold", confidence="low", reasons=reasons, blocking_uncertainties=blocking,
+            recommendation="hold",
+            confidence="low",
+            reasons=reasons,
+            blocking_uncertainties=blocking,
             required_approval=roles,
             safe_next_step=[*flag_steps, f"confirm the artifact for {readiness.target_version} exists"],
         )
@@ -164,7 +178,9 @@ def recommend_rollback(
     return Recommendation(
         recommendation="rollback_candidate",
         confidence="low" if blocking else ("medium" if unchecked else "high"),
-        reasons=reasons, blocking_uncertainties=blocking, required_approval=roles,
+        reasons=reasons,
+        blocking_uncertainties=blocking,
+        required_approval=roles,
         safe_next_step=[*first, rollback_step],
     )
 
@@ -172,9 +188,13 @@ def recommend_rollback(
 def _turn_away(readiness: RollbackReadiness, refusals: list[ReadinessCheck], flag_steps: list[str]) -> Recommendation:
     # The policy denies this rollback anyway, so its approvers are moot; the expert review is not.
     return Recommendation(
-        recommendation="not_recommended", confidence="high",
-        reasons=[f"rollback to {readiness.target_version} is unsafe: {check.name}: {check.source}" for check in refusals],
-        blocking_uncertainties=[], required_approval=_required_roles(readiness, ()),
+        recommendation="not_recommended",
+        confidence="high",
+        reasons=[
+            f"rollback to {readiness.target_version} is unsafe: {check.name}: {check.source}" for check in refusals
+        ],
+        blocking_uncertainties=[],
+        required_approval=_required_roles(readiness, ()),
         safe_next_step=[*flag_steps, "roll forward with a fix after expert review"],
     )
 
@@ -192,10 +212,14 @@ def _blocking_uncertainties(readiness: RollbackReadiness) -> list[str]:
 
 def _artifact_check(target_version: str, available: bool | None, source: str) -> ReadinessCheck:
     if available is None:
-        return ReadinessCheck(name="artifact", answer="unknown", source=f"no record of the artifact for {target_version}")
+        return ReadinessCheck(
+            name="artifact", answer="unknown", source=f"no record of the artifact for {target_version}"
+        )
     state = "available" if available else "missing"
     return ReadinessCheck(
-        name="artifact", answer="yes" if available else "no", source=f"{source} shows the artifact for {target_version} {state}"
+        name="artifact",
+        answer="yes" if available else "no",
+        source=f"{source} shows the artifact for {target_version} {state}",
     )
 
 
@@ -209,9 +233,13 @@ def _schema_check(
     irreversible = [deploy for deploy in deploys if deploy.metadata.get("schema_migration") == IRREVERSIBLE]
     if irreversible:
         labels = ", ".join(deploy.label for deploy in irreversible)
-        return ReadinessCheck(name="schema", answer="no", source=f"deploy {labels} carries schema_migration: irreversible")
+        return ReadinessCheck(
+            name="schema", answer="no", source=f"deploy {labels} carries schema_migration: irreversible"
+        )
     if not deploys:
-        return ReadinessCheck(name="schema", answer="unknown", source=f"no deploy record between {target_version} and {current_version}")
+        return ReadinessCheck(
+            name="schema", answer="unknown", source=f"no deploy record between {target_version} and {current_version}"
+        )
     unknown = [reason for deploy in deploys if (reason := _schema_doubt(deploy, migration_paths))]
     if unknown:
         return ReadinessCheck(name="schema", answer="unknown", source="; ".join(unknown))
@@ -220,7 +248,8 @@ def _schema_check(
         return ReadinessCheck(name="schema", answer="unknown", source=f"no migration_paths configured for {service}")
     labels = ", ".join(deploy.label for deploy in deploys)
     return ReadinessCheck(
-        name="schema", answer="yes",
+        name="schema",
+        answer="yes",
         source=f"no irreversible marker and no change under {', '.join(migration_paths)} in {labels}",
     )
 
@@ -233,7 +262,9 @@ def _schema_doubt(deploy: DeployFact, migration_paths: Sequence[str]) -> str | N
         return None
     # A declared "reversible" marker is the pipeline's claim, not a check; it is shown, not trusted.
     marker = deploy.metadata.get("schema_migration")
-    declared = f" (declared schema_migration: {marker}, not verified)" if marker else " without a schema_migration marker"
+    declared = (
+        f" (declared schema_migration: {marker}, not verified)" if marker else " without a schema_migration marker"
+    )
     return f"deploy {deploy.label} changed {', '.join(touched)}{declared}"
 
 

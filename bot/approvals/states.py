@@ -1,5 +1,6 @@
 """The states of an approval request and of an execution, and the one table of moves for each. The stored
 values are these strings (StrEnum), as before they were types."""
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -19,12 +20,25 @@ class RequestState(StrEnum):
     CANCELLED = "cancelled"  # its incident was resolved
 
 
-REQUEST_MOVES = Transitions[RequestState]("approval request", {
-    RequestState.PENDING: {RequestState.EXECUTING, RequestState.DENIED, RequestState.EXPIRED,
-                           RequestState.INVALIDATED, RequestState.CANCELLED},
-    # executing → executing records a platform that waits for its own reviewers; the request keeps running there.
-    RequestState.EXECUTING: {RequestState.EXECUTING, RequestState.EXECUTED, RequestState.FAILED, RequestState.UNKNOWN},
-})
+REQUEST_MOVES = Transitions[RequestState](
+    "approval request",
+    {
+        RequestState.PENDING: {
+            RequestState.EXECUTING,
+            RequestState.DENIED,
+            RequestState.EXPIRED,
+            RequestState.INVALIDATED,
+            RequestState.CANCELLED,
+        },
+        # executing → executing records a platform that waits for its own reviewers; the request keeps running there.
+        RequestState.EXECUTING: {
+            RequestState.EXECUTING,
+            RequestState.EXECUTED,
+            RequestState.FAILED,
+            RequestState.UNKNOWN,
+        },
+    },
+)
 # Where a request starts: pending when the policy asks for an approval, executing when it allows the action.
 REQUEST_STARTS = frozenset({RequestState.PENDING, RequestState.EXECUTING})
 # The states that count against an action's rate limit: it ran, or is running.
@@ -39,12 +53,19 @@ class ExecutionOutcome(StrEnum):
     UNKNOWN = "unknown"
 
 
-EXECUTION_MOVES = Transitions[ExecutionOutcome]("execution", {
-    ExecutionOutcome.RUNNING: {ExecutionOutcome.SUCCEEDED, ExecutionOutcome.WAITING, ExecutionOutcome.FAILED,
-                               ExecutionOutcome.UNKNOWN},
-    # A failure claims nothing: the same idempotency key may run again.
-    ExecutionOutcome.FAILED: {ExecutionOutcome.RUNNING},
-})
+EXECUTION_MOVES = Transitions[ExecutionOutcome](
+    "execution",
+    {
+        ExecutionOutcome.RUNNING: {
+            ExecutionOutcome.SUCCEEDED,
+            ExecutionOutcome.WAITING,
+            ExecutionOutcome.FAILED,
+            ExecutionOutcome.UNKNOWN,
+        },
+        # A failure claims nothing: the same idempotency key may run again.
+        ExecutionOutcome.FAILED: {ExecutionOutcome.RUNNING},
+    },
+)
 # What an execution ends as, by the request's outcome state.
 EXECUTION_OUTCOME = {
     RequestState.EXECUTED: ExecutionOutcome.SUCCEEDED,

@@ -1,5 +1,6 @@
 """The audit log (DESIGN section 8): one global hash chain of audit events, appended inside the caller's
 transaction under a lock on the chain head, verified link by link, exported per incident as JSON lines."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,15 +14,27 @@ import rfc8785
 from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
-from bot.clock import utc
-from bot.clock import rfc3339_utc
+from bot.clock import rfc3339_utc, utc
 from bot.store.models import AuditEvent, AuditHead
 
 GENESIS_HASH = AuditHead().hash  # the prev_hash of seq 1
 # Every column but the two hashes; `hash` covers these plus prev_hash, so no field can change unseen.
 HASHED_FIELDS: tuple[str, ...] = (
-    "seq", "at", "incident_id", "actor", "action", "target", "environment", "decision", "rule",
-    "evidence_hash", "approver", "reason", "telemetry_before", "telemetry_after", "details",
+    "seq",
+    "at",
+    "incident_id",
+    "actor",
+    "action",
+    "target",
+    "environment",
+    "decision",
+    "rule",
+    "evidence_hash",
+    "approver",
+    "reason",
+    "telemetry_before",
+    "telemetry_after",
+    "details",
 )
 _STREAM_BATCH = 500
 
@@ -65,9 +78,16 @@ def append(
     fields: dict[str, Any] = {
         # Stored at the precision it is hashed at, so the stored row is exactly what the hash covers.
         "at": utc(at).replace(microsecond=0),
-        "incident_id": incident_id, "actor": actor, "action": action, "target": target,
-        "environment": environment, "decision": decision, "rule": rule, "evidence_hash": evidence_hash,
-        "approver": approver, "reason": reason,
+        "incident_id": incident_id,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "environment": environment,
+        "decision": decision,
+        "rule": rule,
+        "evidence_hash": evidence_hash,
+        "approver": approver,
+        "reason": reason,
         "telemetry_before": _as_stored("telemetry_before", telemetry_before),
         "telemetry_after": _as_stored("telemetry_after", telemetry_after),
         "details": _as_stored("details", details or {}),
@@ -112,13 +132,19 @@ def verify(session: Session) -> VerifyResult:
         previous_seq, previous_hash = row.seq, row.hash
     if previous_seq != head.seq:
         return VerifyResult(
-            ok=False, checked=previous_seq, first_broken=previous_seq + 1,
+            ok=False,
+            checked=previous_seq,
+            first_broken=previous_seq + 1,
             reason=f"the chain ends at seq {previous_seq} but its head is at seq {head.seq}: "
-                   f"seq {previous_seq + 1} is missing",
+            f"seq {previous_seq + 1} is missing",
         )
     if previous_hash != head.hash:
-        return VerifyResult(ok=False, checked=previous_seq, first_broken=head.seq,
-                            reason=f"the chain head's hash does not match the hash of seq {head.seq}")
+        return VerifyResult(
+            ok=False,
+            checked=previous_seq,
+            first_broken=head.seq,
+            reason=f"the chain head's hash does not match the hash of seq {head.seq}",
+        )
     return VerifyResult(ok=True, checked=previous_seq)
 
 
@@ -160,8 +186,9 @@ def _link_problem(row: Any, previous_seq: int, previous_hash: str) -> str | None
 def _stream(session: Session, last_seq: int) -> Iterator[Any]:
     # Plain rows, fetched in batches (a server-side cursor on PostgreSQL), so a long chain is never all in memory.
     table = AuditEvent.metadata.tables["auditevent"]
-    statement = (select(table).where(table.c.seq <= last_seq).order_by(table.c.seq)
-                 .execution_options(yield_per=_STREAM_BATCH))
+    statement = (
+        select(table).where(table.c.seq <= last_seq).order_by(table.c.seq).execution_options(yield_per=_STREAM_BATCH)
+    )
     yield from session.execute(statement)
 
 
@@ -169,8 +196,9 @@ def _headless(session: Session) -> VerifyResult:
     first = session.execute(select(func.min(AuditEvent.seq))).scalar()
     if first is None:
         return VerifyResult(ok=True, checked=0)
-    return VerifyResult(ok=False, checked=0, first_broken=first,
-                        reason="audit events exist but the chain head is missing")
+    return VerifyResult(
+        ok=False, checked=0, first_broken=first, reason="audit events exist but the chain head is missing"
+    )
 
 
 def _as_stored(name: str, value: Any) -> Any:

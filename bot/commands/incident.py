@@ -9,9 +9,9 @@ from bot.commands.parser import ParsedCommand, one_of
 from bot.commands.registry import Context, IncidentContext, anywhere_subcommand, subcommand
 from bot.errors import BadCommand
 from bot.incidents import service as incidents
+from bot.incidents import views as incident_views
 from bot.incidents.declare import open_incident
 from bot.incidents.service import ROLES, SEVERITIES, STATUSES, view_of
-from bot.incidents import views as incident_views
 from bot.slack.messages import Message, Post, RefreshCard
 from bot.timeline.assembly import assemble
 from bot.timeline.record import events_for
@@ -19,13 +19,20 @@ from bot.timeline.record import events_for
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
-@anywhere_subcommand("declare", "declare <title> [sev:SEV1..SEV4] [service:a,b] [env:production]",
-                     "start an incident: a new channel, you as commander")
+@anywhere_subcommand(
+    "declare",
+    "declare <title> [sev:SEV1..SEV4] [service:a,b] [env:production]",
+    "start an incident: a new channel, you as commander",
+)
 def declare(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     if not parsed.words:
-        raise BadCommand("`declare` needs a title, e.g. `/incident declare Checkout errors sev:SEV2 service:payment-api`.")
+        raise BadCommand(
+            "`declare` needs a title, e.g. `/incident declare Checkout errors sev:SEV2 service:payment-api`."
+        )
     view, messages = open_incident(
-        ctx.rt, user=ctx.request.user, title=parsed.rest,
+        ctx.rt,
+        user=ctx.request.user,
+        title=parsed.rest,
         severity=one_of(parsed.options.get("sev", "SEV3"), SEVERITIES, "Severity", str.upper),
         services=[s for s in parsed.options.get("service", "").split(",") if s],
         environment=parsed.options.get("env", "production"),
@@ -33,8 +40,11 @@ def declare(ctx: Context, parsed: ParsedCommand) -> list[Message]:
     return [*messages, ctx.reply(incident_views.declared_reply(view))]
 
 
-@subcommand("role", "role <incident_commander|sre_oncall|comms|database_owner|service_owner> <@user>",
-            "give someone a role (commander only)")
+@subcommand(
+    "role",
+    "role <incident_commander|sre_oncall|comms|database_owner|service_owner> <@user>",
+    "give someone a role (commander only)",
+)
 def role(ctx: IncidentContext, parsed: ParsedCommand) -> list[Message]:
     if len(parsed.words) != 2:
         raise BadCommand("`role` takes a role and a person, e.g. `/incident role sre_oncall @bob`.")
@@ -49,8 +59,11 @@ def role(ctx: IncidentContext, parsed: ParsedCommand) -> list[Message]:
     return [ctx.in_channel(text, line), RefreshCard(ctx.incident.id)]
 
 
-@subcommand("set", "set severity <SEV1..SEV4> | set status <investigating|identified|mitigating|monitoring|resolved>",
-            "change severity or status (commander only)")
+@subcommand(
+    "set",
+    "set severity <SEV1..SEV4> | set status <investigating|identified|mitigating|monitoring|resolved>",
+    "change severity or status (commander only)",
+)
 def set_(ctx: IncidentContext, parsed: ParsedCommand) -> list[Message]:
     what = parsed.words[0].lower() if parsed.words else None
     value = parsed.words[1] if len(parsed.words) == 2 else None
@@ -99,6 +112,8 @@ def timeline(ctx: IncidentContext, parsed: ParsedCommand) -> list[Message]:
     text, summary = incident_views.timeline_summary(view, assembled, events)
     messages: list[Message] = [ctx.reply(text, summary)]
     if len(events) > incident_views.SUMMARY_EVENTS and view.card_ts:
-        messages += [Post(channel=ctx.channel, text=t, blocks=b, thread_ts=view.card_ts)
-                     for t, b in incident_views.timeline_thread(view, events)]
+        messages += [
+            Post(channel=ctx.channel, text=t, blocks=b, thread_ts=view.card_ts)
+            for t, b in incident_views.timeline_thread(view, events)
+        ]
     return messages

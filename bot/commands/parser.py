@@ -11,7 +11,7 @@ from bot.slack.messages import ReplyTo
 
 OPTION_KEYS = ("sev", "service", "env", "to")
 FLAGS = ("--dry-run",)
-_OPTION = re.compile(r"^(%s):(\S+)$" % "|".join(OPTION_KEYS))
+_OPTION = re.compile(rf"^({'|'.join(OPTION_KEYS)}):(\S+)$")
 _OVERRIDE = re.compile(r"""--override\s+(?:"([^"]*)"|“([^”]*)”|'([^']*)'|(\S+))""")
 
 
@@ -51,8 +51,10 @@ def parse_incident_command(text: str) -> ParsedCommand:
     if match:
         override = next(g for g in match.groups() if g is not None).strip()
         if not override:
-            raise BadCommand('`--override` needs a reason in quotes, e.g. `--override "alert is a known false positive"`.')
-        text = (text[: match.start()] + text[match.end():]).strip()
+            raise BadCommand(
+                '`--override` needs a reason in quotes, e.g. `--override "alert is a known false positive"`.'
+            )
+        text = (text[: match.start()] + text[match.end() :]).strip()
     tokens = text.split()
     if not tokens:
         return ParsedCommand(name="help")
@@ -70,8 +72,9 @@ def parse_incident_command(text: str) -> ParsedCommand:
         else:
             words.append(token)
     raw = text.split(None, 1)[1] if len(tokens) > 1 else ""
-    return ParsedCommand(name=tokens[0].lower(), words=words, options=options, flags=frozenset(flags), override=override, raw=raw)
-
+    return ParsedCommand(
+        name=tokens[0].lower(), words=words, options=options, flags=frozenset(flags), override=override, raw=raw
+    )
 
 
 def one_of(value: str | None, allowed: tuple[str, ...], what: str, normalise: Callable[[str], str] = str.lower) -> str:
@@ -79,5 +82,3 @@ def one_of(value: str | None, allowed: tuple[str, ...], what: str, normalise: Ca
         shown = f"`{value}`" if value else "nothing"
         raise BadCommand(f"{what} must be one of {', '.join(allowed)}; got {shown}.")
     return normalise(value)
-
-

@@ -4,13 +4,13 @@ order the help shows them."""
 from __future__ import annotations
 
 from bot.commands import approvals, incident, status
+from bot.commands import views as command_views
 from bot.commands.parser import CommandRequest, ParsedCommand, parse_incident_command
 from bot.commands.registry import Context, IncidentContext, IncidentSubcommand, Registry, anywhere_subcommand
 from bot.errors import BadCommand, NotIncidentChannel, UserError
 from bot.incidents import service as incidents
 from bot.runtime.context import Runtime
 from bot.runtime.logs import tag_incident
-from bot.commands import views as command_views
 from bot.slack import blocks
 from bot.slack.messages import Blocks, Message
 
@@ -26,9 +26,19 @@ def help_(ctx: Context, parsed: ParsedCommand) -> list[Message]:
 
 
 SUBCOMMANDS = Registry(
-    help_, incident.declare, incident.role, incident.set_, incident.note, incident.decide, incident.timeline,
-    status.status, status.resolve,
-    approvals.mitigate, approvals.rollback, approvals.killswitch, approvals.audit_events,
+    help_,
+    incident.declare,
+    incident.role,
+    incident.set_,
+    incident.note,
+    incident.decide,
+    incident.timeline,
+    status.status,
+    status.resolve,
+    approvals.mitigate,
+    approvals.rollback,
+    approvals.killswitch,
+    approvals.audit_events,
 )
 
 

@@ -14,7 +14,10 @@ def status(ctx: IncidentContext, parsed: ParsedCommand) -> list[Message]:
     return start_draft(ctx.rt, ctx.session, ctx.incident, ctx.request.reply_to)
 
 
-@subcommand("resolve", 'resolve [--override "<reason>"]',
-            "resolve the incident (commander only; refused while attached alerts fire)")
+@subcommand(
+    "resolve",
+    'resolve [--override "<reason>"]',
+    "resolve the incident (commander only; refused while attached alerts fire)",
+)
 def resolve(ctx: IncidentContext, parsed: ParsedCommand) -> list[Message]:
     return resolve_incident(ctx.rt, ctx.session, ctx.incident, ctx.request.user, parsed.override)

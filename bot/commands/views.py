@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from bot.slack.blocks import Block, section
 from collections.abc import Sequence
+
+from bot.slack.blocks import Block, section
+
 
 def help_blocks(usage: Sequence[tuple[str, str]], problem: str | None = None) -> tuple[str, list[Block]]:
     lines = "\n".join(f"`/incident {u}` — {d}" for u, d in usage)

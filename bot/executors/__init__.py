@@ -1,5 +1,6 @@
 """The executors: the only code that changes something outside Steward, called only by the
 approval gateway. Feature-flag and rollback executors are registered here by provider name."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,9 +24,7 @@ def _make(kind: str, registry: dict[str, Callable[..., E]], provider: str, confi
     try:
         cls = registry[provider]
     except KeyError:
-        raise ValueError(
-            f"unknown {kind} provider {provider!r}; known: {', '.join(sorted(registry))}"
-        ) from None
+        raise ValueError(f"unknown {kind} provider {provider!r}; known: {', '.join(sorted(registry))}") from None
     return cls(**config)
 
 

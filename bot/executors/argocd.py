@@ -1,5 +1,6 @@
 """Rolling an Argo CD application back to an entry of its deploy history through the REST API
 (`POST /api/v1/applications/{name}/rollback`), and reading the deployed revision back."""
+
 from __future__ import annotations
 
 import json
@@ -74,9 +75,7 @@ class ArgoCDExecutor(ApiRollbackExecutor):
         name, _, history, entry = self._target(service, environment, target_version)
         return self._describe(name, entry, deployed=_is_deployed(history, entry))
 
-    def roll_back(
-        self, service: str, environment: str, target_version: str, *, message: str
-    ) -> RollbackResult:
+    def roll_back(self, service: str, environment: str, target_version: str, *, message: str) -> RollbackResult:
         """`message` is accepted for the common interface; the rollback API takes no reason."""
         name, app, history, entry = self._target(service, environment, target_version)
         previous = _current_version(app, history)
@@ -164,10 +163,7 @@ class ArgoCDExecutor(ApiRollbackExecutor):
 
 
 def _auto_sync_refusal(name: str) -> str:
-    return (
-        f"auto-sync is on for {name}; Argo CD refuses rollbacks while it is on — "
-        "turn it off or revert in Git"
-    )
+    return f"auto-sync is on for {name}; Argo CD refuses rollbacks while it is on — turn it off or revert in Git"
 
 
 def _refuse_auto_sync(name: str, app: Mapping[str, Any]) -> None:
@@ -274,4 +270,3 @@ def _obj(value: Any) -> dict[str, Any]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-

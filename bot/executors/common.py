@@ -1,5 +1,6 @@
 """What every executor shares, flag or rollback: the error every failed call becomes, the scope
 every read-back and result names, and the lock file that serialises the file-backed ones."""
+
 from __future__ import annotations
 
 import errno
@@ -63,9 +64,7 @@ def http_call(
 
 
 @contextmanager
-def file_lock(
-    provider: str, lock_path: Path, timeout: float, *, create_dir: bool = False
-) -> Iterator[None]:
+def file_lock(provider: str, lock_path: Path, timeout: float, *, create_dir: bool = False) -> Iterator[None]:
     """Exclusive flock on `lock_path`, held for the `with` block; a wedged holder fails the call
     after `timeout` instead of hanging it. flock (not fcntl.lockf) so that two threads of one
     process exclude each other too. The lock file is never deleted: a writer that opened a new

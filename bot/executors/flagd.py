@@ -1,5 +1,6 @@
 """Turning a flag off in a flagd flag-definition file (the file provider that flagd and the
 in-process OpenFeature providers watch): locked read-modify-write, atomic replace, and an undo file."""
+
 from __future__ import annotations
 
 import copy
@@ -68,9 +69,7 @@ class FlagdExecutor:
         off = self._require_off_variant(flag, definition)
         return _describe(path, flag, definition, off)
 
-    def turn_off(
-        self, flag: str, environment: str, *, comment: str | None = None
-    ) -> FlagChangeResult:
+    def turn_off(self, flag: str, environment: str, *, comment: str | None = None) -> FlagChangeResult:
         path = self.file_for(environment)
         with _locked(path, self._lock_timeout):
             doc = _load(path)
@@ -103,9 +102,7 @@ class FlagdExecutor:
         try:
             return self._by_env[environment]
         except KeyError:
-            raise ExecutorError(
-                f"flagd: no flags file configured for environment {environment!r}"
-            ) from None
+            raise ExecutorError(f"flagd: no flags file configured for environment {environment!r}") from None
 
     def off_variant(self, flag: str, definition: Mapping[str, Any]) -> str | None:
         """Configured off variant (constructor, then `metadata.off_variant`), else the variant
@@ -128,9 +125,7 @@ class FlagdExecutor:
             raise ExecutorError(f"flagd: flag {flag} has no off variant")
         return off
 
-    def _state(
-        self, flag: str, environment: str, path: Path, definition: dict[str, Any]
-    ) -> FlagState:
+    def _state(self, flag: str, environment: str, path: Path, definition: dict[str, Any]) -> FlagState:
         off = self.off_variant(flag, definition)
         return FlagState(
             flag=flag,
@@ -182,7 +177,7 @@ def _load(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ExecutorError(f"flagd: flags file {path} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("flags"), dict):
-        raise ExecutorError(f"flagd: flags file {path} has no \"flags\" object")
+        raise ExecutorError(f'flagd: flags file {path} has no "flags" object')
     return doc
 
 

@@ -1,5 +1,6 @@
 """The common contract of the feature-flag executors: the state a read-back shows, the result of
 a turn-off, and the HTTP plumbing and turn-off steps the API-backed ones share."""
+
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
@@ -31,9 +32,7 @@ class FlagChangeResult(Scope):
     undo: dict[str, Any]
 
     @classmethod
-    def of(
-        cls, previous: FlagState, new: FlagState, *, call: str, undo: dict[str, Any]
-    ) -> FlagChangeResult:
+    def of(cls, previous: FlagState, new: FlagState, *, call: str, undo: dict[str, Any]) -> FlagChangeResult:
         """The result of a turn-off that read `previous` and then `new` back."""
         return cls(
             flag=previous.flag,
@@ -55,9 +54,7 @@ class FlagExecutor(Protocol):
 
     def describe_call(self, flag: str, environment: str) -> str: ...
 
-    def turn_off(
-        self, flag: str, environment: str, *, comment: str | None = None
-    ) -> FlagChangeResult: ...
+    def turn_off(self, flag: str, environment: str, *, comment: str | None = None) -> FlagChangeResult: ...
 
 
 def json_body(provider: str, response: httpx.Response) -> Any:
@@ -89,9 +86,7 @@ class ApiFlagExecutor:
     def describe_call(self, flag: str, environment: str) -> str:
         raise NotImplementedError
 
-    def turn_off(
-        self, flag: str, environment: str, *, comment: str | None = None
-    ) -> FlagChangeResult:
+    def turn_off(self, flag: str, environment: str, *, comment: str | None = None) -> FlagChangeResult:
         previous = self.read(flag, environment)
         # Sent even when already off: both APIs' off calls are idempotent, and sending it proves
         # the token may.
@@ -127,18 +122,16 @@ class ApiFlagExecutor:
         if content_type is not None:
             headers["Content-Type"] = content_type
         with httpx.Client(timeout=httpx.Timeout(self._timeout), follow_redirects=False) as client:
-            response = http_call(client, self.provider, method, url, headers=headers,
-                                 timeout=self._timeout, body=body, params=params)
+            response = http_call(
+                client, self.provider, method, url, headers=headers, timeout=self._timeout, body=body, params=params
+            )
         if not response.is_success:
             excerpt = one_line(response.text) or "(empty body)"
             raise ExecutorError(
-                f"{self.provider}: {method} {url} -> HTTP {response.status_code} "
-                f"{response.reason_phrase}: {excerpt}"
+                f"{self.provider}: {method} {url} -> HTTP {response.status_code} {response.reason_phrase}: {excerpt}"
             )
         return response
 
     def _state(self, flag: str, environment: str, key: str, on: bool) -> FlagState:
         """A state whose detail is the provider's own on/off field: {key: on}."""
-        return FlagState(
-            flag=flag, environment=environment, provider=self.provider, is_off=not on, detail={key: on}
-        )
+        return FlagState(flag=flag, environment=environment, provider=self.provider, is_off=not on, detail={key: on})

@@ -1,6 +1,7 @@
 """Rolling back with GitHub deployments: a NEW deployment of the commit of the target version's
 last successful deployment (REST `POST /repos/{owner}/{repo}/deployments`), left to GitHub's
 environment protection; and reading the latest successful deployment back."""
+
 from __future__ import annotations
 
 import json
@@ -105,9 +106,7 @@ class GitHubDeployExecutor(ApiRollbackExecutor):
         running = current is not None and current.matches(target_version)
         return self._describe(environment, target, running=running)
 
-    def roll_back(
-        self, service: str, environment: str, target_version: str, *, message: str
-    ) -> RollbackResult:
+    def roll_back(self, service: str, environment: str, target_version: str, *, message: str) -> RollbackResult:
         check_version(self.provider, target_version)
         deployments = self._deployments(environment)
         current = self._current(deployments)
@@ -175,9 +174,7 @@ class GitHubDeployExecutor(ApiRollbackExecutor):
 
     def _states(self, deployment_id: int) -> list[str]:
         """Newest first."""
-        body, _ = self._get(
-            f"{self._repo_url()}/deployments/{deployment_id}/statuses", {"per_page": "100"}
-        )
+        body, _ = self._get(f"{self._repo_url()}/deployments/{deployment_id}/statuses", {"per_page": "100"})
         statuses = [s for s in body if isinstance(s, dict)] if isinstance(body, list) else []
         statuses.sort(key=_status_id, reverse=True)
         return [str(s.get("state")) for s in statuses]
@@ -211,9 +208,7 @@ class GitHubDeployExecutor(ApiRollbackExecutor):
             f"among the last {len(deployments)}; it has: {', '.join(versions) or 'none'}"
         )
 
-    def _body(
-        self, environment: str, target: Deployment, previous: str | None, message: str
-    ) -> dict[str, Any]:
+    def _body(self, environment: str, target: Deployment, previous: str | None, message: str) -> dict[str, Any]:
         return {
             "ref": target.sha,
             "task": "deploy",
@@ -237,16 +232,13 @@ class GitHubDeployExecutor(ApiRollbackExecutor):
         )
         return f"{text} (already running; no call)" if running else text
 
-    def _create(
-        self, environment: str, target: Deployment, previous: str | None, message: str
-    ) -> dict[str, Any]:
+    def _create(self, environment: str, target: Deployment, previous: str | None, message: str) -> dict[str, Any]:
         url = f"{self._repo_url()}/deployments"
         response = self._send("POST", url, body=self._body(environment, target, previous, message))
         if response.status_code == 202:
             # Only a branch ref can be merged into; a sha never should be. No deployment exists.
             raise ExecutorError(
-                f"github: POST {url} merged instead of deploying and created no deployment: "
-                f"{api_message(response)}"
+                f"github: POST {url} merged instead of deploying and created no deployment: {api_message(response)}"
             )
         if response.status_code in (409, 422):
             raise ExecutorError(

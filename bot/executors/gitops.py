@@ -1,6 +1,7 @@
 """Rolling a service back the GitOps way: commit the target version into the service's values
 file in the desired-state repo and push, so Argo CD / Flux deploy it from Git like any change.
 Owns the work clone, the in-place YAML edit and the push (with one rebase when the remote moved)."""
+
 from __future__ import annotations
 
 import json
@@ -94,9 +95,7 @@ class GitOpsExecutor:
             f"{AUTHOR_NAME} <{AUTHOR_EMAIL}> and push to {branch} of {redact_url(self._repo)}"
         )
 
-    def roll_back(
-        self, service: str, environment: str, target_version: str, *, message: str
-    ) -> RollbackResult:
+    def roll_back(self, service: str, environment: str, target_version: str, *, message: str) -> RollbackResult:
         check_version(self.provider, target_version)
         if not message.strip():
             raise ExecutorError("gitops: empty commit message")
@@ -154,12 +153,14 @@ class GitOpsExecutor:
         """Clone on first use, then fetch the branch; returns the branch name."""
         if not (self._workdir / ".git").exists():
             if self._workdir.exists() and any(self._workdir.iterdir()):
-                raise ExecutorError(
-                    f"gitops: work dir {self._workdir} exists and is not a git clone"
-                )
+                raise ExecutorError(f"gitops: work dir {self._workdir} exists and is not a git clone")
             self._workdir.parent.mkdir(parents=True, exist_ok=True)
             self._git(
-                "clone", "--no-checkout", "--", self._repo, str(self._workdir),
+                "clone",
+                "--no-checkout",
+                "--",
+                self._repo,
+                str(self._workdir),
                 cwd=self._workdir.parent,
             )
         else:
@@ -167,19 +168,20 @@ class GitOpsExecutor:
             if origin != self._repo:
                 # Never push an approved change to a repo other than the configured one.
                 raise ExecutorError(
-                    f"gitops: work dir {self._workdir} is a clone of {redact_url(origin)}, "
-                    f"not {redact_url(self._repo)}"
+                    f"gitops: work dir {self._workdir} is a clone of {redact_url(origin)}, not {redact_url(self._repo)}"
                 )
         branch = self._branch or self._default_branch()
         fetched = self._git(
-            "fetch", "--prune", "--no-tags", "origin",
+            "fetch",
+            "--prune",
+            "--no-tags",
+            "origin",
             f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
             check=False,
         )
         if fetched.returncode != 0:
             raise ExecutorError(
-                f"gitops: cannot fetch branch {branch} of {redact_url(self._repo)}: "
-                f"{_git_reason(fetched)}"
+                f"gitops: cannot fetch branch {branch} of {redact_url(self._repo)}: {_git_reason(fetched)}"
             )
         return branch
 
@@ -188,8 +190,7 @@ class GitOpsExecutor:
         match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", listed, re.M)
         if not match:
             raise ExecutorError(
-                f"gitops: cannot tell the default branch of {redact_url(self._repo)}; "
-                "configure `branch`"
+                f"gitops: cannot tell the default branch of {redact_url(self._repo)}; configure `branch`"
             )
         return match.group(1)
 
@@ -216,9 +217,7 @@ class GitOpsExecutor:
         try:
             data = (self._workdir / path).read_bytes()
         except FileNotFoundError:
-            raise ExecutorError(
-                f"gitops: {path} not found on {branch} of {redact_url(self._repo)}"
-            ) from None
+            raise ExecutorError(f"gitops: {path} not found on {branch} of {redact_url(self._repo)}") from None
         except OSError as exc:
             raise ExecutorError(f"gitops: cannot read {path}: {exc}") from exc
         return _decode(data, path)
@@ -253,8 +252,7 @@ class GitOpsExecutor:
         refused = self._try_push(branch)
         if refused is not None:
             raise ExecutorError(
-                f"gitops: push to {branch} of {redact_url(self._repo)} refused again after one "
-                f"rebase: {refused}"
+                f"gitops: push to {branch} of {redact_url(self._repo)} refused again after one rebase: {refused}"
             )
         return _Pushed(commit=self._rev("HEAD"), changed=True, rebased=True)
 
@@ -277,16 +275,12 @@ class GitOpsExecutor:
         ahead = self._git("rev-list", "--count", f"{upstream}..HEAD").stdout.strip()
         changed = self._git("diff", "--name-only", upstream, "HEAD", "--").stdout.split("\n")
         if ahead != "1" or [name for name in changed if name] != [path]:
-            raise ExecutorError(
-                f"gitops: refusing to push: expected one commit changing only {path} on {upstream}"
-            )
+            raise ExecutorError(f"gitops: refusing to push: expected one commit changing only {path} on {upstream}")
         before = self._load(upstream, path, branch)
         after = self._load("HEAD", path, branch)
         found = _find(before, self._key_path, self._key, path)
         if after != _assigned(before, found.document, self._key_path, target):
-            raise ExecutorError(
-                f"gitops: refusing to push: the commit changes more of {path} than {self._key}"
-            )
+            raise ExecutorError(f"gitops: refusing to push: the commit changes more of {path} than {self._key}")
 
     def _locked(self) -> AbstractContextManager[None]:
         """flock on a sibling lock file: one git operation per work clone at a time, across
@@ -309,9 +303,7 @@ class GitOpsExecutor:
             raise ExecutorError(f"gitops: git {args[0]} failed: {_git_reason(done)}")
         return done
 
-    def _run(
-        self, *args: str, cwd: Path | None = None, input: str | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
+    def _run(self, *args: str, cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[bytes]:
         """git's output as bytes (a file's content is decoded by its reader, not here)."""
         try:
             return subprocess.run(
@@ -373,8 +365,7 @@ def _check_template(template: str) -> None:
     unknown = fields - _TEMPLATE_FIELDS
     if unknown:
         raise ValueError(
-            f"gitops: file template {template!r} uses {sorted(unknown)}; "
-            f"only {{service}} and {{environment}} are known"
+            f"gitops: file template {template!r} uses {sorted(unknown)}; only {{service}} and {{environment}} are known"
         )
 
 
@@ -431,9 +422,7 @@ def _find(docs: list[Any], key_path: list[str], key: str, path: str) -> _Found:
     if not found:
         raise ExecutorError(f"gitops: key {key} not found in {path}")
     if len(found) > 1:
-        raise ExecutorError(
-            f"gitops: key {key} is in {len(found)} documents of {path}; refusing to pick one"
-        )
+        raise ExecutorError(f"gitops: key {key} is in {len(found)} documents of {path}; refusing to pick one")
     number, value = found[0]
     if isinstance(value, (dict, list)):
         raise ExecutorError(f"gitops: key {key} in {path} is a {type(value).__name__}, not a version")
@@ -474,9 +463,7 @@ def set_scalar(text: str, key_path: list[str], value: str, *, key: str, file: st
         )
     new_text = text[:start] + _render(value, node.style) + text[end:]
     if _parse(new_text, file) != _assigned(docs, found.document, key_path, value):
-        raise ExecutorError(
-            f"gitops: editing {key} in {file} would change more than that key; refusing to edit it"
-        )
+        raise ExecutorError(f"gitops: editing {key} in {file} would change more than that key; refusing to edit it")
     return new_text
 
 
@@ -493,9 +480,7 @@ def _value_node(root: Node, key_path: list[str], file: str) -> ScalarNode:
                 "written as a `key: value` line; refusing to edit it"
             )
         if len(own) > 1:
-            raise ExecutorError(
-                f"gitops: key {where} in {file} is written {len(own)} times; refusing to edit it"
-            )
+            raise ExecutorError(f"gitops: key {where} in {file} is written {len(own)} times; refusing to edit it")
         node = own[0]
     if not isinstance(node, ScalarNode):
         raise ExecutorError(f"gitops: key {'.'.join(key_path)} in {file} is not a scalar")

@@ -1,5 +1,6 @@
 """Turning a flag off in one LaunchDarkly environment with the REST v2 semantic patch
 `turnFlagOff`, and reading `environments[env].on` back."""
+
 from __future__ import annotations
 
 from typing import Any

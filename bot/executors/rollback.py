@@ -1,5 +1,6 @@
 """The common contract of the rollback executors (GitOps, Argo CD, GitHub deployments): the state a
 read-back shows, the result of a rollback, and the HTTP plumbing the API-backed ones share."""
+
 from __future__ import annotations
 
 import re
@@ -54,9 +55,7 @@ class RollbackExecutor(Protocol):
 
     def describe_call(self, service: str, environment: str, target_version: str) -> str: ...
 
-    def roll_back(
-        self, service: str, environment: str, target_version: str, *, message: str
-    ) -> RollbackResult: ...
+    def roll_back(self, service: str, environment: str, target_version: str, *, message: str) -> RollbackResult: ...
 
 
 def check_version(provider: str, target_version: str) -> None:
@@ -65,8 +64,7 @@ def check_version(provider: str, target_version: str) -> None:
         raise ExecutorError(f"{provider}: empty target version")
     if _CONTROL.search(target_version) or len(target_version) > _MAX_VERSION_CHARS:
         raise ExecutorError(
-            f"{provider}: target version {one_line(repr(target_version))} is not a plain "
-            "one-line version"
+            f"{provider}: target version {one_line(repr(target_version))} is not a plain one-line version"
         )
 
 
@@ -165,8 +163,16 @@ class ApiRollbackExecutor:
         headers = self._headers()
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
-        return http_call(self._http.get(), self.provider, method, url, headers=headers,
-                         timeout=self._http.timeout, body=body, params=params)
+        return http_call(
+            self._http.get(),
+            self.provider,
+            method,
+            url,
+            headers=headers,
+            timeout=self._http.timeout,
+            body=body,
+            params=params,
+        )
 
     def _json(self, response: httpx.Response) -> Any:
         return expect_json(self.provider, response)

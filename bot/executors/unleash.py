@@ -1,5 +1,6 @@
 """Turning a flag off in one Unleash environment through the project-scoped Admin API
 (toggleFeatureEnvironmentOff), and reading its per-environment enabled state back."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,9 +15,7 @@ class UnleashExecutor(ApiFlagExecutor):
 
     provider = "unleash"
 
-    def __init__(
-        self, *, base_url: str, token: str, project: str = "default", timeout: float = 10.0
-    ) -> None:
+    def __init__(self, *, base_url: str, token: str, project: str = "default", timeout: float = 10.0) -> None:
         super().__init__(base_url=base_url, token=token, project=project, timeout=timeout)
 
     def read(self, flag: str, environment: str) -> FlagState:

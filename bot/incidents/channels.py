@@ -1,12 +1,12 @@
 """What Steward does when channels appear or it is added to one."""
+
 from __future__ import annotations
 
-from bot.incidents import views as incident_views
-
 from bot.incidents import service as incidents
+from bot.incidents import views as incident_views
+from bot.runtime.context import Runtime
 from bot.runtime.deliveries import claim_event
 from bot.slack.messages import Post
-from bot.runtime.context import Runtime
 
 
 def on_channel_created(rt: Runtime, event_id: str, channel_id: str, name: str) -> None:
@@ -29,7 +29,9 @@ def on_bot_joined(rt: Runtime, event_id: str, channel_id: str) -> None:
 def on_mention(rt: Runtime, event_id: str, channel_id: str, thread_ts: str) -> None:
     if not claim_event(rt.db, rt.clock, event_id):
         return
-    text, help_ = incident_views.joined_channel_help() if not _is_incident(rt, channel_id) else incident_views.mention_help()
+    text, help_ = (
+        incident_views.joined_channel_help() if not _is_incident(rt, channel_id) else incident_views.mention_help()
+    )
     rt.slack.deliver([Post(channel=channel_id, text=text, blocks=help_, thread_ts=thread_ts)])
 
 

@@ -1,19 +1,19 @@
 """Declaring an incident end to end: store it, open its channel (next free name), invite the declarer,
 attach what led up to it and pin the card. Used by `/incident declare` and the triage button."""
+
 from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
-from bot.incidents import views as incident_views
-
-from bot.incidents import service as incidents
 from bot.errors import BadCommand, UserError
+from bot.incidents import service as incidents
+from bot.incidents import views as incident_views
 from bot.incidents.service import SEVERITIES, IncidentView, view_of
-from bot.timeline.ingest import attach_history
-from bot.slack.messages import Message, Post, RefreshCard
 from bot.runtime.context import Runtime
-from bot.store.models import Incident
 from bot.runtime.logs import tag_incident
+from bot.slack.messages import Message, Post, RefreshCard
+from bot.store.models import Incident
+from bot.timeline.ingest import attach_history
 
 
 def check_services(rt: Runtime, services: list[str]) -> None:
@@ -24,7 +24,12 @@ def check_services(rt: Runtime, services: list[str]) -> None:
 
 
 def open_incident(
-    rt: Runtime, *, user: str, title: str, severity: str = "SEV3", services: list[str] | None = None,
+    rt: Runtime,
+    *,
+    user: str,
+    title: str,
+    severity: str = "SEV3",
+    services: list[str] | None = None,
     environment: str = "production",
 ) -> tuple[IncidentView, list[Message]]:
     if severity not in SEVERITIES:
@@ -32,8 +37,13 @@ def open_incident(
     services = services or []
     check_services(rt, services)
     incident = incidents.declare_incident(
-        rt.db, rt.clock, title=rt.redactor.redact(title), declared_by=user, severity=severity,
-        services=services, environment=environment,
+        rt.db,
+        rt.clock,
+        title=rt.redactor.redact(title),
+        declared_by=user,
+        severity=severity,
+        services=services,
+        environment=environment,
     )
     tag_incident(incident.id)
     try:
@@ -41,7 +51,9 @@ def open_incident(
     except SlackApiError as error:
         incidents.forget_incident(rt.db, incident.id)
         reason = error.response.get("error", "unknown error")
-        raise UserError(f"I couldn't create the incident channel (Slack said `{reason}`), so nothing was declared. Try again.") from None
+        raise UserError(
+            f"I couldn't create the incident channel (Slack said `{reason}`), so nothing was declared. Try again."
+        ) from None
     except BaseException:
         incidents.forget_incident(rt.db, incident.id)  # no incident without a channel, whatever went wrong
         raise

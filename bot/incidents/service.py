@@ -1,4 +1,5 @@
 """Incidents: declaring them, their roles, severity and status, and the notes and decisions people record."""
+
 from __future__ import annotations
 
 import re
@@ -98,9 +99,7 @@ def declare_incident(
     for _ in range(50):
         try:
             with db.session() as session:
-                taken = session.exec(
-                    select(func.max(Incident.id)).where(col(Incident.id).like(f"INC-{day}-%"))
-                ).one()
+                taken = session.exec(select(func.max(Incident.id)).where(col(Incident.id).like(f"INC-{day}-%"))).one()
                 number = int(taken.rsplit("-", 1)[1]) + 1 if taken else 1
                 incident = Incident(
                     id=f"INC-{day}-{number:02d}",
@@ -114,10 +113,18 @@ def declare_incident(
                 )
                 session.add(incident)
                 session.flush()
-                session.add(RoleAssignment(incident_id=incident.id, role=COMMANDER, user_id=declared_by, assigned_at=now))
+                session.add(
+                    RoleAssignment(incident_id=incident.id, role=COMMANDER, user_id=declared_by, assigned_at=now)
+                )
                 record_event(
-                    session, incident.id, at=now, kind="declared", actor=declared_by, trust=HUMAN,
-                    summary=f"Declared {severity}: {title}", dedupe_key="declared",
+                    session,
+                    incident.id,
+                    at=now,
+                    kind="declared",
+                    actor=declared_by,
+                    trust=HUMAN,
+                    summary=f"Declared {severity}: {title}",
+                    dedupe_key="declared",
                 )
             return incident
         except IntegrityError:
@@ -190,8 +197,16 @@ def assign_role(session: Session, clock: Clock, incident: Incident, actor: str, 
         session.flush()
     now = clock.now()
     session.add(RoleAssignment(incident_id=incident.id, role=role, user_id=user, assigned_at=now))
-    record_event(session, incident.id, at=now, kind="role_assigned", actor=actor, trust=HUMAN,
-                 summary=f"<@{user}> is {role.replace('_', ' ')}", details={"role": role, "user": user})
+    record_event(
+        session,
+        incident.id,
+        at=now,
+        kind="role_assigned",
+        actor=actor,
+        trust=HUMAN,
+        summary=f"<@{user}> is {role.replace('_', ' ')}",
+        details={"role": role, "user": user},
+    )
     return True
 
 
@@ -214,20 +229,30 @@ def _change(session: Session, clock: Clock, incident: Incident, actor: str, attr
     if previous == value:
         return False
     setattr(incident, attribute, value)
-    record_event(session, incident.id, at=clock.now(), kind=f"{attribute}_changed", actor=actor, trust=HUMAN,
-                 summary=f"{attribute.capitalize()} {previous} → {value}", details={"from": previous, "to": value})
+    record_event(
+        session,
+        incident.id,
+        at=clock.now(),
+        kind=f"{attribute}_changed",
+        actor=actor,
+        trust=HUMAN,
+        summary=f"{attribute.capitalize()} {previous} → {value}",
+        details={"from": previous, "to": value},
+    )
     return True
 
 
 def record_note(session: Session, clock: Clock, incident: Incident, actor: str, text: str) -> TimelineEvent:
-    return _said(record_event(session, incident.id, at=clock.now(), kind="note", actor=actor, trust=HUMAN,
-                              summary=text))
+    return _said(
+        record_event(session, incident.id, at=clock.now(), kind="note", actor=actor, trust=HUMAN, summary=text)
+    )
 
 
 def record_decision(session: Session, clock: Clock, incident: Incident, actor: str, text: str) -> TimelineEvent:
     require_commander(session, incident, actor, "record decisions")
-    return _said(record_event(session, incident.id, at=clock.now(), kind="decision", actor=actor, trust=HUMAN,
-                              summary=text))
+    return _said(
+        record_event(session, incident.id, at=clock.now(), kind="decision", actor=actor, trust=HUMAN, summary=text)
+    )
 
 
 def _said(event: TimelineEvent | None) -> TimelineEvent:

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from bot.incidents.service import COMMANDER, IncidentView
-from bot.redact.redactor import neutralise
-from bot.slack.blocks import Block, MAX_BLOCKS, _bullets, _clip, _refs, _sections, context, divider, fields, header, hhmm, mention, section
-from bot.timeline.assembly import AssembledTimeline
-from bot.timeline.record import UNTRUSTED
 from collections.abc import Sequence
 from typing import Any
+
+from bot.incidents.service import COMMANDER, IncidentView
+from bot.redact.redactor import neutralise
+from bot.slack.blocks import (
+    MAX_BLOCKS,
+    Block,
+    _bullets,
+    _clip,
+    _refs,
+    _sections,
+    context,
+    divider,
+    fields,
+    header,
+    hhmm,
+    mention,
+    section,
+)
+from bot.timeline.assembly import AssembledTimeline
+from bot.timeline.record import UNTRUSTED
 
 SEVERITY_MARK = {"SEV1": "🔴", "SEV2": "🟠", "SEV3": "🟡", "SEV4": "🔵"}
 
@@ -23,7 +38,10 @@ def status_word(status: str) -> str:
 def incident_card(incident: IncidentView, last_update: str | None = None) -> tuple[str, list[Block]]:
     """The pinned card; edited in place, so it always shows the current state."""
     roles = {role: holders for role, holders in incident.roles.items() if role != COMMANDER}
-    role_lines = [f"{role.replace('_', ' ').capitalize()}: {', '.join(mention(u) for u in holders)}" for role, holders in roles.items()]
+    role_lines = [
+        f"{role.replace('_', ' ').capitalize()}: {', '.join(mention(u) for u in holders)}"
+        for role, holders in roles.items()
+    ]
     blocks = [
         header(f"{incident.id} · {incident.title}"),
         fields(
@@ -45,7 +63,9 @@ def incident_card(incident: IncidentView, last_update: str | None = None) -> tup
 
 
 def declared_reply(incident: IncidentView) -> str:
-    return f"Declared *{incident.id}* ({incident.severity}) in <#{incident.channel_id}>. You are the incident commander."
+    return (
+        f"Declared *{incident.id}* ({incident.severity}) in <#{incident.channel_id}>. You are the incident commander."
+    )
 
 
 def change_line(actor: str, what: str) -> tuple[str, list[Block]]:
@@ -60,8 +80,16 @@ def note_message(actor: str, text: str, decision: bool = False) -> tuple[str, li
 
 
 EVENT_MARK = {
-    "declared": "🚨", "role_assigned": "👤", "severity_changed": "📶", "status_changed": "🔁", "note": "📝",
-    "decision": "🧭", "alert": "🔴", "alert_resolved": "✅", "change": "🚀", "status_update": "📣",
+    "declared": "🚨",
+    "role_assigned": "👤",
+    "severity_changed": "📶",
+    "status_changed": "🔁",
+    "note": "📝",
+    "decision": "🧭",
+    "alert": "🔴",
+    "alert_resolved": "✅",
+    "change": "🚀",
+    "status_update": "📣",
 }
 
 
@@ -83,20 +111,34 @@ def timeline_summary(incident: IncidentView, view: AssembledTimeline, events: Se
         header(f"Timeline · {incident.id}"),
         section(f"*Detected* {hhmm(view.detected_at)} · *First signal* {first_text}"),
     ]
-    out += _bullets("Changes before the first signal", [
-        f"`{hhmm(c.at)}` {c.summary} — *{c.minutes_before} min before*" for c in view.recent_changes])
-    out += _bullets("Inferences (correlation, not proof)", [
-        f"_{i.confidence}_ · {i.statement}" + (f" · refs {_refs(i.refs)}" if i.refs else "") for i in view.inferences])
-    out += _bullets("Symptom clusters", [
-        f"{neutralise(c.name)} — {c.count} alert{'s' if c.count != 1 else ''}, {c.firing} firing" if c.kind == "alert"
-        else f"`{neutralise(c.name)[:200]}` ×{c.count}" for c in view.symptom_clusters])
+    out += _bullets(
+        "Changes before the first signal",
+        [f"`{hhmm(c.at)}` {c.summary} — *{c.minutes_before} min before*" for c in view.recent_changes],
+    )
+    out += _bullets(
+        "Inferences (correlation, not proof)",
+        [f"_{i.confidence}_ · {i.statement}" + (f" · refs {_refs(i.refs)}" if i.refs else "") for i in view.inferences],
+    )
+    out += _bullets(
+        "Symptom clusters",
+        [
+            f"{neutralise(c.name)} — {c.count} alert{'s' if c.count != 1 else ''}, {c.firing} firing"
+            if c.kind == "alert"
+            else f"`{neutralise(c.name)[:200]}` ×{c.count}"
+            for c in view.symptom_clusters
+        ],
+    )
     out += _bullets("Mitigation", [event_line(e) for e in view.current_mitigation])
     out += _bullets("Decisions", [event_line(e) for e in view.decisions])
     recent = events[-SUMMARY_EVENTS:]
     out.append(divider())
-    out += _sections([f"*Events* ({len(events)})", *(event_line(e) for e in recent)] if events else ["_Nothing recorded yet._"])
+    out += _sections(
+        [f"*Events* ({len(events)})", *(event_line(e) for e in recent)] if events else ["_Nothing recorded yet._"]
+    )
     if len(events) > len(recent):
-        out.append(context(f"The {len(events) - len(recent)} earlier events are in the thread under the incident card."))
+        out.append(
+            context(f"The {len(events) - len(recent)} earlier events are in the thread under the incident card.")
+        )
     return f"Timeline of {incident.id}: {len(events)} events", out[:MAX_BLOCKS]
 
 
@@ -106,7 +148,7 @@ def timeline_thread(incident: IncidentView, events: Sequence[Any]) -> list[tuple
     per_message = MAX_BLOCKS - 1
     messages = []
     for start in range(0, len(sections), per_message):
-        part = sections[start:start + per_message]
+        part = sections[start : start + per_message]
         text = f"Full timeline of {incident.id} ({len(events)} events), part {start // per_message + 1}"
         messages.append((text, [context(text), *part]))
     return messages
@@ -126,6 +168,8 @@ def mention_help() -> tuple[str, list[Block]]:
 
 
 def history_attached(count: int, minutes: int) -> tuple[str, list[Block]]:
-    text = (f"🧷 Attached {count} earlier event{'s' if count != 1 else ''} (alerts and changes of this incident's services "
-            f"from the last {minutes} minutes) to the timeline. `/incident timeline` shows them.")
+    text = (
+        f"🧷 Attached {count} earlier event{'s' if count != 1 else ''} (alerts and changes of this incident's services "
+        f"from the last {minutes} minutes) to the timeline. `/incident timeline` shows them."
+    )
     return text, [context(text)]

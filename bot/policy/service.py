@@ -1,5 +1,6 @@
 """Policy: the models of `policies.yml` and the decision for one requested action (allow, deny or
 approval_required, with the rule that fired and why). Pure: the caller gathers the facts."""
+
 from __future__ import annotations
 
 import json
@@ -31,12 +32,23 @@ Decision = Literal["allow", "approval_required", "deny"]
 Role = Literal["incident_commander", "sre_oncall", "comms", "database_owner", "service_owner"]
 Criticality = Literal["internal", "customer-facing", "payment", "compliance"]
 AuditField = Literal[
-    "actor", "target", "environment", "decision", "rule",
-    "evidence_hash", "approver", "reason", "telemetry_before", "telemetry_after",
+    "actor",
+    "target",
+    "environment",
+    "decision",
+    "rule",
+    "evidence_hash",
+    "approver",
+    "reason",
+    "telemetry_before",
+    "telemetry_after",
 ]
 ConditionName = Literal[
-    "incident_mode", "criticality", "irreversible_schema_migration_detected",
-    "previous_artifact_missing", "approval_actor_is_agent",
+    "incident_mode",
+    "criticality",
+    "irreversible_schema_migration_detected",
+    "previous_artifact_missing",
+    "approval_actor_is_agent",
 ]
 
 ROLES: tuple[str, ...] = get_args(Role)
@@ -86,10 +98,14 @@ class Condition(BaseModel):
         if isinstance(data, Condition):
             return data
         if not isinstance(data, dict) or len(data) != 1:
-            raise _config_error("condition_shape", f"a condition is one key and its value, e.g. {{incident_mode: true}}; got {data!r}")
+            raise _config_error(
+                "condition_shape", f"a condition is one key and its value, e.g. {{incident_mode: true}}; got {data!r}"
+            )
         [(name, value)] = data.items()
         if name not in CONDITIONS:
-            raise _config_error("unknown_condition", f"unknown condition {str(name)!r} (known: {', '.join(CONDITIONS)})")
+            raise _config_error(
+                "unknown_condition", f"unknown condition {str(name)!r} (known: {', '.join(CONDITIONS)})"
+            )
         return {"name": name, "value": _condition_value(name, value)}
 
     @classmethod
@@ -101,7 +117,9 @@ class Condition(BaseModel):
         criticality = {"type": "array", "items": {"enum": list(CRITICALITIES)}, "minItems": 1}
         return {
             "title": "Condition",
-            "oneOf": [single(name, criticality if name == "criticality" else {"type": "boolean"}) for name in CONDITIONS],
+            "oneOf": [
+                single(name, criticality if name == "criticality" else {"type": "boolean"}) for name in CONDITIONS
+            ],
         }
 
     @model_serializer
@@ -145,10 +163,13 @@ class PolicyEntry(_ConfigModel):
     @model_validator(mode="after")
     def _approvers_match_decision(self) -> PolicyEntry:
         if self.decision == "approval_required" and self.approval_from is None:
-            raise _config_error("approval_from_missing", "required when decision is approval_required", at="approval_from")
+            raise _config_error(
+                "approval_from_missing", "required when decision is approval_required", at="approval_from"
+            )
         if self.decision != "approval_required" and self.approval_from is not None:
             raise _config_error(
-                "approval_from_unused", f"only applies to approval_required; this entry's decision is {self.decision}",
+                "approval_from_unused",
+                f"only applies to approval_required; this entry's decision is {self.decision}",
                 at="approval_from",
             )
         return self
@@ -167,7 +188,8 @@ class PolicySet(_ConfigModel):
         for index, entry in enumerate(self.policies):
             if entry.id in first_at:
                 raise _config_error(
-                    "duplicate_id", f"duplicate id {entry.id!r} (first at policies[{first_at[entry.id]}])",
+                    "duplicate_id",
+                    f"duplicate id {entry.id!r} (first at policies[{first_at[entry.id]}])",
                     at=f"policies[{index}].id",
                 )
             first_at[entry.id] = index
@@ -243,7 +265,9 @@ def parse_policies(raw: Any, *, source: str = "policies.yml") -> PolicySet:
 def evaluate(policies: PolicySet, facts: PolicyInput) -> PolicyDecision:
     entry = policies.match(facts.action, facts.environment)
     if entry is None:
-        return _deny(None, [f"no policy matches {facts.action} in {facts.environment} (fail closed)"], DEFAULT_AUDIT_FIELDS)
+        return _deny(
+            None, [f"no policy matches {facts.action} in {facts.environment} (fail closed)"], DEFAULT_AUDIT_FIELDS
+        )
     refusals = [*_denials(entry, facts), *_unmet(entry, facts)]
     if entry.decision == "deny":
         refusals.append(f"rule {entry.id} denies {entry.action} in {entry.environment}")
@@ -267,8 +291,11 @@ def actor_denied(policies: PolicySet, rule_id: str | None, *, actor_is_agent: bo
     if entry is None:
         return f"policy rule {rule_id} no longer exists; request again (fail closed)"
     hit = next(
-        (condition for condition in entry.denied_when
-         if condition.name == "approval_actor_is_agent" and condition.value == actor_is_agent),
+        (
+            condition
+            for condition in entry.denied_when
+            if condition.name == "approval_actor_is_agent" and condition.value == actor_is_agent
+        ),
         None,
     )
     return f"denied by rule {entry.id}: {hit} (an agent may not approve this action)" if hit else None
@@ -290,7 +317,9 @@ def _unmet(entry: PolicyEntry, facts: PolicyInput) -> list[str]:
     for condition in entry.allowed_when:
         holds = _holds(condition, facts)
         if holds is None:
-            reasons.append(f"allowed_when {condition} does not hold: {_fact_name(condition)} is unknown (rule {entry.id})")
+            reasons.append(
+                f"allowed_when {condition} does not hold: {_fact_name(condition)} is unknown (rule {entry.id})"
+            )
         elif not holds:
             reasons.append(
                 f"allowed_when {condition} does not hold: {_fact_name(condition)} is "
@@ -303,8 +332,11 @@ def _tolerated_unknowns(entry: PolicyEntry, facts: PolicyInput) -> list[str]:
     notes = []
     for condition in entry.denied_when:
         if _holds(condition, facts) is None:
-            later = ("checked for the approver at approval time" if condition.name == "approval_actor_is_agent"
-                     else "the approver sees it as unknown in the rollback readiness checklist")
+            later = (
+                "checked for the approver at approval time"
+                if condition.name == "approval_actor_is_agent"
+                else "the approver sees it as unknown in the rollback readiness checklist"
+            )
             notes.append(f"{condition.name} is unknown: {later}")
     return notes
 
@@ -322,8 +354,12 @@ def _granted(entry: PolicyEntry, facts: PolicyInput) -> str:
 
 def _deny(rule_id: str | None, reasons: list[str], audit_fields: Sequence[str]) -> PolicyDecision:
     return PolicyDecision(
-        decision="deny", rule_id=rule_id, reasons=reasons,
-        approval_from=[], evidence_required=[], audit_fields=list(audit_fields),
+        decision="deny",
+        rule_id=rule_id,
+        reasons=reasons,
+        approval_from=[],
+        evidence_required=[],
+        audit_fields=list(audit_fields),
     )
 
 
@@ -367,7 +403,9 @@ def _criticality_list(value: Any) -> tuple[str, ...]:
     items = value if isinstance(value, list) else None
     if not items or any(item not in CRITICALITIES for item in items):
         raise _config_error(
-            "condition_value", f"expected a non-empty list of {', '.join(CRITICALITIES)}; got {value!r}", at="criticality"
+            "condition_value",
+            f"expected a non-empty list of {', '.join(CRITICALITIES)}; got {value!r}",
+            at="criticality",
         )
     return tuple(items)
 
@@ -391,8 +429,9 @@ def _describe(error: ErrorDetails, source: str) -> str:
 
 
 # Pydantic's own messages for these say what is expected but not what was found.
-_ECHO_INPUT = frozenset({"literal_error", "string_type", "bool_type", "list_type", "dict_type", "model_type",
-                         "model_attributes_type"})
+_ECHO_INPUT = frozenset(
+    {"literal_error", "string_type", "bool_type", "list_type", "dict_type", "model_type", "model_attributes_type"}
+)
 
 
 def _key_path(loc: tuple[Any, ...], at: str | None) -> str:
@@ -402,4 +441,3 @@ def _key_path(loc: tuple[Any, ...], at: str | None) -> str:
     if at:
         path = f"{path}.{at}" if path else at
     return path
-

@@ -4,6 +4,7 @@
 with placeholders like ``[REDACTED:aws-key]`` before anything is stored or posted;
 `neutralise` and `quote_untrusted` make untrusted text inert, quoted data in Slack mrkdwn.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -40,6 +41,7 @@ def _is_placeholder(value: str) -> bool:
 
 
 # --- Our own rules: the common cases, cheap and with precise spans --------------------------
+
 
 @dataclass(frozen=True)
 class _Rule:
@@ -90,7 +92,7 @@ def _sub_from(pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str],
     parts: list[str] = []
     cursor = 0
     for match in pattern.finditer(text, start):
-        parts += (text[cursor:match.start()], replace(match))
+        parts += (text[cursor : match.start()], replace(match))
         cursor = match.end()
     if not parts:
         return text
@@ -119,7 +121,7 @@ def _replace_group(match: re.Match[str], group: int | str, kind: str) -> str:
     if not value or _overlaps_placeholder(match.string, start, end):
         return match.group(0)
     offset, whole = match.start(), match.group(0)
-    return whole[: start - offset] + placeholder(kind) + whole[end - offset:]
+    return whole[: start - offset] + placeholder(kind) + whole[end - offset :]
 
 
 # Names whose last segment says "this value is a credential": db_password, X-API-Key,
@@ -131,9 +133,7 @@ _SECRET_WORDS = (
     r"|auth[_-]?key|session[_-]?key|client[_-]?secret|credentials?|signature|sig"
     r"|(?<=[_.-])pass"
 )
-_SECRET_NAME = (
-    r"(?:[A-Za-z0-9]+[_.-])*(?:[a-z0-9]+(?=[A-Z]))?(?i:" + _SECRET_WORDS + r")"
-)
+_SECRET_NAME = r"(?:[A-Za-z0-9]+[_.-])*(?:[a-z0-9]+(?=[A-Z]))?(?i:" + _SECRET_WORDS + r")"
 _SECRET_KEY = re.compile(_SECRET_NAME)
 
 
@@ -167,35 +167,45 @@ def _redact_assignment(match: re.Match[str]) -> str:
 _RULES: tuple[_Rule, ...] = (
     # Before everything else: a key block spans lines, and an unterminated one is redacted to
     # the end rather than half-leaked.
-    _Rule("private-key", re.compile(
-        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
-        r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL)),
+    _Rule(
+        "private-key",
+        re.compile(
+            r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+            r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            re.DOTALL,
+        ),
+    ),
     # Before e-mail, so user:pass@host keeps its user and host.
-    _Rule("password", re.compile(
-        r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(?P<secret>[^\s/?#]+)(?=@)")),
-    _Rule("slack-webhook", re.compile(
-        r"https://hooks\.slack\.com/(?P<secret>(?:services|workflows|triggers)/[A-Za-z0-9_/-]+)")),
-    _Rule("authorization", re.compile(
-        r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
-        r"(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?(?P<secret>[^\s\"',;]+)")),
-    _Rule("cookie", re.compile(
-        r"(?i)\b(?:set-)?cookie[\"']?[ \t]*[:=][ \t]*(?P<secret>[^\r\n\"']+)")),
+    _Rule(
+        "password", re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(?P<secret>[^\s/?#]+)(?=@)")
+    ),
+    _Rule(
+        "slack-webhook",
+        re.compile(r"https://hooks\.slack\.com/(?P<secret>(?:services|workflows|triggers)/[A-Za-z0-9_/-]+)"),
+    ),
+    _Rule(
+        "authorization",
+        re.compile(
+            r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+            r"(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?(?P<secret>[^\s\"',;]+)"
+        ),
+    ),
+    _Rule("cookie", re.compile(r"(?i)\b(?:set-)?cookie[\"']?[ \t]*[:=][ \t]*(?P<secret>[^\r\n\"']+)")),
     # Tokens almost always carry a digit; prose like "bearer authentication" does not.
-    _Rule("bearer", re.compile(
-        r"(?i)\bbearer\s+(?P<secret>(?=[A-Za-z._~+/-]*[0-9])[A-Za-z0-9._~+/-]{8,}=*)")),
+    _Rule("bearer", re.compile(r"(?i)\bbearer\s+(?P<secret>(?=[A-Za-z._~+/-]*[0-9])[A-Za-z0-9._~+/-]{8,}=*)")),
     _Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    _Rule("aws-key", re.compile(
-        r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
+    _Rule("aws-key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
     _Rule("slack-token", re.compile(r"\b(?:xox[abposre]|xapp-\d)-[A-Za-z0-9-]{10,}")),
-    _Rule("github-token", re.compile(
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
+    _Rule("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
     _Rule("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
     _Rule("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
     _Rule("stripe-key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
     _Rule("secret", _ASSIGNMENT, _redact_assignment, starts_by_trigger=True),
     # An e-mail after "://" is the user part of a URL, not an address.
-    _Rule("email", re.compile(
-        r"(?<![\w.%+-])(?<!://)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")),
+    _Rule(
+        "email",
+        re.compile(r"(?<![\w.%+-])(?<!://)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"),
+    ),
 )
 
 _HOST = re.compile(
@@ -211,12 +221,27 @@ _HOST = re.compile(
 # long random-looking run. URLs and '@' are not triggers: our rules already own them.
 # Substring tests on lower-cased text first: a case-insensitive alternation costs ~10x more.
 _SCAN_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "contrase")
-_SCAN_ASSIGNMENT = re.compile(
-    r"(?:pass|pwd|secret|token|key|auth|credential|contrase)[^\s:=\"'`]{0,40}\s*(?::|=|!=)")
+_SCAN_ASSIGNMENT = re.compile(r"(?:pass|pwd|secret|token|key|auth|credential|contrase)[^\s:=\"'`]{0,40}\s*(?::|=|!=)")
 # KeywordDetector also reads `"value" == password` and `password "value";`.
 _SCAN_QUOTED_FORMS = ("==", "!=", ";")
-_SCAN_PREFIXES = ("private key", "putty", "xox", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat",
-                  "gldt", "k_live", "t3blbkfj", "sq0csp", "npm_", "pypi-", "hooks.slack")
+_SCAN_PREFIXES = (
+    "private key",
+    "putty",
+    "xox",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "glpat",
+    "gldt",
+    "k_live",
+    "t3blbkfj",
+    "sq0csp",
+    "npm_",
+    "pypi-",
+    "hooks.slack",
+)
 _SCAN_PREFIXES_EXACT = ("SG.", "eyJ", "AKIA", "ASIA", "ABIA", "ACCA", "A3T", "AKC")
 _MAILCHIMP_SUFFIX = re.compile(r"-us\d")
 # A name whose value is already a placeholder is spent: it should not send the line to
@@ -225,7 +250,8 @@ _MAILCHIMP_SUFFIX = re.compile(r"-us\d")
 # help, and trying to cost a third of the search.
 _SPENT = re.compile(
     r"(?<![\w.-])[\w.-]++[\"'\]]*\s*(?::=|=>|[:=])\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?"
-    r"\[redacted:[a-z0-9-]+\]|\[redacted:[a-z0-9-]+\]")
+    r"\[redacted:[a-z0-9-]+\]|\[redacted:[a-z0-9-]+\]"
+)
 # KeywordDetector reads "secret_name": "db-creds" as a secret; names like that describe one.
 _DESCRIBES_SECRET = re.compile(
     r"(?i)(?:secret|password|key|token)[_.-]?(?:name|ref|id|path|file|arn|version|type|kind"
@@ -236,8 +262,9 @@ _DESCRIBES_SECRET = re.compile(
 # quoted value, or a quoted value ending a statement.
 _KEYWORD_SHAPE = re.compile(
     r"(?:key|pass|pwd|secret|contrase)\w{0,40}[\]'\"]{0,2}\s*(?:[:=]|!=)=?=?>?\s*[\"'`]"
-    r"|[\"'`]\s*[!=]==?|[\"'`];")
-_QUOTES = ("\"", "'", "`")
+    r"|[\"'`]\s*[!=]==?|[\"'`];"
+)
+_QUOTES = ('"', "'", "`")
 _TOKEN_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{20,}={0,2}")
 _HEX_ID = re.compile(r"[0-9a-fA-F-]+")
 # detect-secrets' own is_likely_id_string looks anywhere earlier on the line, so one
@@ -247,8 +274,12 @@ _ID_BEFORE = re.compile(r"(?:\b|_|-)[iI][dD]s?[\"']?\s*[:=]\s*[\"']?$|(?<=[a-z])
 # Public IPs are evidence in an incident, not secrets. Hex runs (git SHAs, trace ids,
 # fingerprints, digests) are indistinguishable from hex keys without context; the keyword
 # rules catch hex keys that come with a name.
-_SKIPPED_PLUGINS = {IPPublicDetector.__name__, "HexHighEntropyString",
-                    Base64HighEntropyString.__name__, KeywordDetector.__name__}
+_SKIPPED_PLUGINS = {
+    IPPublicDetector.__name__,
+    "HexHighEntropyString",
+    Base64HighEntropyString.__name__,
+    KeywordDetector.__name__,
+}
 
 
 def _slug(secret_type: str) -> str:
@@ -267,8 +298,9 @@ class _SecretScanner:
     def __init__(self) -> None:
         # Read from instances: the base classes declare secret_type and denylist as abstract properties.
         plugins: Iterable[type[BasePlugin]] = get_mapping_from_secret_type_to_class().values()
-        detectors = [cls() for cls in plugins
-                     if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_PLUGINS]
+        detectors = [
+            cls() for cls in plugins if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_PLUGINS
+        ]
         self._patterns: list[tuple[str, re.Pattern[str]]] = [
             (_slug(detector.secret_type), pattern) for detector in detectors for pattern in detector.denylist
         ]
@@ -280,8 +312,9 @@ class _SecretScanner:
         if "[redacted:" in lowered:
             lowered = _SPENT.sub(" ", lowered)
         if _contains_any(lowered, _SCAN_WORDS) and (
-                _SCAN_ASSIGNMENT.search(lowered)
-                or (_contains_any(lowered, _QUOTES) and _contains_any(lowered, _SCAN_QUOTED_FORMS))):
+            _SCAN_ASSIGNMENT.search(lowered)
+            or (_contains_any(lowered, _QUOTES) and _contains_any(lowered, _SCAN_QUOTED_FORMS))
+        ):
             return True
         if _contains_any(lowered, _SCAN_PREFIXES) or _contains_any(line, _SCAN_PREFIXES_EXACT):
             return True
@@ -290,11 +323,14 @@ class _SecretScanner:
         return any(_looks_random(run.group()) for run in _TOKEN_RUN.finditer(line))
 
     def redact_line(self, line: str) -> str:
-        return _replace_spans(line, [
-            (start + offset, end + offset, kind)
-            for offset, window in _windows(line)
-            for start, end, kind in self._spans(window)
-        ])
+        return _replace_spans(
+            line,
+            [
+                (start + offset, end + offset, kind)
+                for offset, window in _windows(line)
+                for start, end, kind in self._spans(window)
+            ],
+        )
 
     def _spans(self, line: str) -> list[tuple[int, int, str]]:
         return [*self._pattern_spans(line), *self._keyword_spans(line), *self._entropy_spans(line)]
@@ -307,25 +343,33 @@ class _SecretScanner:
         return spans
 
     def _keyword_spans(self, line: str) -> list[tuple[int, int, str]]:
-        if (not _contains_any(line, _QUOTES) or not _KEYWORD_SHAPE.search(line.lower())
-                or heuristic.is_indirect_reference(line)):
+        if (
+            not _contains_any(line, _QUOTES)
+            or not _KEYWORD_SHAPE.search(line.lower())
+            or heuristic.is_indirect_reference(line)
+        ):
             return []
         spans: list[tuple[int, int, str]] = []
         for value in self._keyword.analyze_string(line):
             if len(value) < 4 or _is_filtered(value):
                 continue
-            spans.extend((start, start + len(value), "secret")
-                         for start in _occurrences(line, value)
-                         if not _DESCRIBES_SECRET.search(line, max(0, start - 80), start))
+            spans.extend(
+                (start, start + len(value), "secret")
+                for start in _occurrences(line, value)
+                if not _DESCRIBES_SECRET.search(line, max(0, start - 80), start)
+            )
         return spans
 
     def _entropy_spans(self, line: str) -> list[tuple[int, int, str]]:
         spans = []
         for run in _TOKEN_RUN.finditer(line):
             value = run.group()
-            if (_looks_random(value) and not _is_filtered(value)
-                    and not _ID_BEFORE.search(line, max(0, run.start() - 40), run.start())
-                    and self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit):
+            if (
+                _looks_random(value)
+                and not _is_filtered(value)
+                and not _ID_BEFORE.search(line, max(0, run.start() - 40), run.start())
+                and self._entropy.calculate_shannon_entropy(value) > self._entropy.entropy_limit
+            ):
                 spans.append((run.start(), run.end(), "high-entropy"))
         return spans
 
@@ -340,8 +384,7 @@ def _windows(line: str) -> list[tuple[int, str]]:
     if len(line) <= _WINDOW:
         return [(0, line)]
     step = _WINDOW - _WINDOW_OVERLAP
-    return [(offset, line[offset: offset + _WINDOW])
-            for offset in range(0, len(line) - _WINDOW_OVERLAP, step)]
+    return [(offset, line[offset : offset + _WINDOW]) for offset in range(0, len(line) - _WINDOW_OVERLAP, step)]
 
 
 def _looks_random(run: str) -> bool:
@@ -367,12 +410,14 @@ def _secret_span(match: re.Match[str]) -> tuple[int, int]:
 
 
 def _is_filtered(value: str) -> bool:
-    return (PLACEHOLDER.search(value) is not None
-            or heuristic.is_templated_secret(value)
-            or heuristic.is_prefixed_with_dollar_sign(value)
-            or heuristic.is_sequential_string(value)
-            or heuristic.is_potential_uuid(value)
-            or heuristic.is_not_alphanumeric_string(value))
+    return (
+        PLACEHOLDER.search(value) is not None
+        or heuristic.is_templated_secret(value)
+        or heuristic.is_prefixed_with_dollar_sign(value)
+        or heuristic.is_sequential_string(value)
+        or heuristic.is_potential_uuid(value)
+        or heuristic.is_not_alphanumeric_string(value)
+    )
 
 
 def _occurrences(line: str, value: str) -> list[int]:
@@ -404,6 +449,7 @@ def _replace_spans(line: str, spans: list[tuple[int, int, str]]) -> str:
 
 # --- The redactor -----------------------------------------------------------------------------
 
+
 @functools.cache
 def _scanner() -> _SecretScanner:
     # Built on first use and shared: it is immutable.
@@ -418,9 +464,18 @@ _PLAIN_MAX = 16
 # placeholder already there. (In the text as it is: a random-looking run, or a dot where internal hosts are redacted.)
 # The rules' triggers come from the rules (see triggers.py); the scanner's words and prefixes are the gate of
 # `_SecretScanner.should_scan`, which lower-cases where this folds: folding finds every ASCII needle lower-casing does.
-_FOLDED_NEEDLES = tuple(dict.fromkeys(
-    [*(trigger for rule in _RULES for trigger in rule.triggers), *_SCAN_WORDS, *_SCAN_PREFIXES,
-     *(prefix.lower() for prefix in _SCAN_PREFIXES_EXACT), "-us", "[redacted:"]))
+_FOLDED_NEEDLES = tuple(
+    dict.fromkeys(
+        [
+            *(trigger for rule in _RULES for trigger in rule.triggers),
+            *_SCAN_WORDS,
+            *_SCAN_PREFIXES,
+            *(prefix.lower() for prefix in _SCAN_PREFIXES_EXACT),
+            "-us",
+            "[redacted:",
+        ]
+    )
+)
 
 
 def _automaton(needles: Iterable[str]) -> Any:
@@ -460,8 +515,11 @@ class Redactor:
         # Label names and values ("payment-api", "critical", "pod-7:8080") are most of what is redacted. Text this short
         # holds no random-looking run; without a needle no rule matches and the scanner is not called, and without a
         # dot it is no host name either. ("pwd:hunter2" and "xoxb-1234567890" are short and have needles.)
-        return (len(text) <= _PLAIN_MAX and not (self._internal_hosts and "." in text)
-                and next(_FOLDED_AUTOMATON.iter(fold(text)), None) is None)
+        return (
+            len(text) <= _PLAIN_MAX
+            and not (self._internal_hosts and "." in text)
+            and next(_FOLDED_AUTOMATON.iter(fold(text)), None) is None
+        )
 
     def _redact_one(self, text: str) -> str:
         try:
@@ -493,7 +551,8 @@ class Redactor:
         return [rewrite.value(value) for value in values]
 
     def redact_flat(
-            self, texts: Sequence[str], mappings: Sequence[dict[str, str]]) -> tuple[list[str], list[dict[str, str]]]:
+        self, texts: Sequence[str], mappings: Sequence[dict[str, str]]
+    ) -> tuple[list[str], list[dict[str, str]]]:
         """`redact` of each text and `redact_mapping` of each mapping, for mappings of strings to strings such as an
         alert group's labels and annotations: their strings are gathered, and the mappings with nothing to change
         copied, without a Python step for each entry (a third of redacting a delivery)."""

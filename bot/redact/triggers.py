@@ -5,6 +5,7 @@ rather than writing them beside it, means a new or edited rule cannot be skipped
 Triggers are compared with `fold`ed text, in which characters the regex engine treats as one letter when ignoring
 case are one character; a case-sensitive pattern's triggers are folded too (folding only adds candidates).
 """
+
 from __future__ import annotations
 
 import re
@@ -139,8 +140,12 @@ def _class(items: Any) -> _Shape:
 def _branch(alternatives: list[_Shape]) -> _Shape:
     if all(a.exact is not None for a in alternatives):
         return _exact(s for a in alternatives for s in a.exact or ())
-    return _Shape(None, _union(a.best() for a in alternatives),
-                  _union(a.starts for a in alternatives), _union(a.ends for a in alternatives))
+    return _Shape(
+        None,
+        _union(a.best() for a in alternatives),
+        _union(a.starts for a in alternatives),
+        _union(a.ends for a in alternatives),
+    )
 
 
 def _union(sets: Iterable[frozenset[str] | None]) -> frozenset[str] | None:

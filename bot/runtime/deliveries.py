@@ -1,4 +1,5 @@
 """Slack retries Events API deliveries it thinks failed; each event_id is handled once, across replicas."""
+
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError

@@ -1,5 +1,6 @@
 """Background jobs by name. A job is stored before the ack and may run in another process or replica, so the queue
 holds a registered name and JSON arguments, never a function or an object."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,7 +8,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from bot.store.states import Transitions
-
 
 
 class JobState(StrEnum):
@@ -18,11 +18,14 @@ class JobState(StrEnum):
     FAILED = "failed"
 
 
-JOB_MOVES = Transitions[JobState]("job", {
-    JobState.QUEUED: {JobState.RUNNING},  # claimed by a worker
-    # Its job raised, or its worker was lost: requeued while it has attempts left, failed after.
-    JobState.RUNNING: {JobState.QUEUED, JobState.FAILED},
-})
+JOB_MOVES = Transitions[JobState](
+    "job",
+    {
+        JobState.QUEUED: {JobState.RUNNING},  # claimed by a worker
+        # Its job raised, or its worker was lost: requeued while it has attempts left, failed after.
+        JobState.RUNNING: {JobState.QUEUED, JobState.FAILED},
+    },
+)
 
 JobFn = TypeVar("JobFn", bound=Callable[..., Any])
 

@@ -4,6 +4,7 @@ request or webhook delivery, the job id of the job running it, and the incident 
 The ids live in context variables, set by the HTTP door (per request), the worker (per job) and the flow that finds
 the incident; a filter on the handler copies them onto every record, so call sites stay `log.info(...)`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,14 @@ def configure_logging(log_format: LogFormat, stream: IO[str] | None = None) -> l
     handler.addFilter(ContextFilter())
     if log_format == "json":
         # uvicorn passes its message again with terminal colours, as an extra: a log pipeline wants it once.
-        handler.setFormatter(JsonFormatter(["levelname", "name", "message"], timestamp="time",
-                                           rename_fields={"levelname": "level", "name": "logger"},
-                                           reserved_attrs=[*RESERVED_ATTRS, "color_message"]))
+        handler.setFormatter(
+            JsonFormatter(
+                ["levelname", "name", "message"],
+                timestamp="time",
+                rename_fields={"levelname": "level", "name": "logger"},
+                reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+            )
+        )
     else:
         handler.setFormatter(_TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
@@ -67,8 +73,9 @@ class _TextFormatter(logging.Formatter):
     """Text lines show the ids as a bracketed suffix of the logger name: `bot.slack.port [request=… job=12]: …`."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        tags = [f"{name.removesuffix('_id')}={getattr(record, name)}"
-                for name in CONTEXT_FIELDS if hasattr(record, name)]
+        tags = [
+            f"{name.removesuffix('_id')}={getattr(record, name)}" for name in CONTEXT_FIELDS if hasattr(record, name)
+        ]
         record.context = f" [{' '.join(tags)}]" if tags else ""
         return super().formatMessage(record)
 

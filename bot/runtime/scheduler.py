@@ -6,6 +6,7 @@ PostgreSQL the holder of a session advisory lock on a dedicated connection (the 
 the one process. Correctness never rests on there being one leader, though: `run_due` claims each timer with a
 compare-and-set, so a tick that runs twice, or on two replicas during a handover, acts once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -22,9 +23,9 @@ from sqlalchemy import Connection, create_engine, text, update
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
 
+from bot.runtime.context import Runtime
 from bot.runtime.jobs import job
 from bot.slack.messages import Message
-from bot.runtime.context import Runtime
 from bot.store.models import Timer
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ def run_due(rt: Runtime, now: datetime | None = None) -> list[int]:
     now = now or rt.clock.now()
     with rt.db.session() as session:
         due = session.exec(
-            select(TIMERS.c.id).where(TIMERS.c.state == "pending", TIMERS.c.due_at <= now,
-                                      TIMERS.c.kind.in_(list(TIMER_HANDLERS)))
+            select(TIMERS.c.id)
+            .where(TIMERS.c.state == "pending", TIMERS.c.due_at <= now, TIMERS.c.kind.in_(list(TIMER_HANDLERS)))
             .order_by(TIMERS.c.due_at, TIMERS.c.id)
         ).all()
     fired = []
@@ -78,8 +79,11 @@ def _fire(rt: Runtime, timer_id: int, now: datetime) -> list[Message] | None:
     fails leaves the timer pending for the next tick."""
     try:
         with rt.db.session() as session:
-            claim = (update(TIMERS).where(TIMERS.c.id == timer_id, TIMERS.c.state == "pending")
-                     .values(state="fired", fired_at=now))
+            claim = (
+                update(TIMERS)
+                .where(TIMERS.c.id == timer_id, TIMERS.c.state == "pending")
+                .values(state="fired", fired_at=now)
+            )
             if session.exec(claim).rowcount != 1:
                 return None
             timer = session.get_one(Timer, timer_id)  # claimed just now, in this transaction: it is there
@@ -235,8 +239,11 @@ class Scheduler:
     def _lead(self) -> None:
         # The engine is the app's: the job store lives in the same database, read by this scheduler only.
         store = _AppEngineJobStore(engine=self.rt.db.engine)
-        aps = BackgroundScheduler(jobstores={"default": store}, timezone=timezone.utc,
-                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        aps = BackgroundScheduler(
+            jobstores={"default": store},
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
         aps.add_job(tick, "interval", seconds=self.tick_seconds, id=TICK_JOB, args=[self.key], replace_existing=True)
         aps.start()
         self._aps = aps

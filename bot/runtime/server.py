@@ -1,5 +1,6 @@
 """Running an ASGI app with uvicorn: in the foreground (`steward serve`) or on a loopback port in a background
 thread (tests, the demo, the Slack sandbox), over real sockets."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,11 +48,13 @@ class LoopbackServer:
         self.port = sock.getsockname()[1]
         # uvicorn's own lines go through the process's logging set-up (log_config=None), its access lines off at
         # this level: these servers are the sandbox's, the demo's and the tests'.
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app, log_config=None, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
         self._server = _QuickServer(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"loopback-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"loopback-{self.port}", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:

@@ -8,6 +8,7 @@ crash before the commit loses those jobs; a database that refuses the commit onl
 threads that claim them from the `job` table, either here (tests, the demo) or in a child process
 (`steward serve`), where they cannot take the interpreter lock from the thread that acks.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,11 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from sqlalchemy import Delete, Update, bindparam, delete, func, select, update
 
-from bot.runtime import jobs, logs
-from bot.runtime.jobs import JOB_MOVES, JobState
-
 from bot import metrics
 from bot.clock import Clock, SystemClock
+from bot.runtime import jobs, logs
+from bot.runtime.jobs import JOB_MOVES, JobState
 from bot.store.bulk import insert_new
 from bot.store.db import Database
 from bot.store.models import Job
@@ -60,15 +60,26 @@ def _claim_statement() -> Any:
     head = JOB.alias("head")
     next_id = (
         select(head.c.id)
-        .where(head.c.state == JobState.QUEUED,
-               ~select(earlier.c.id).where(earlier.c.key == head.c.key, earlier.c.id < head.c.id,
-                                          earlier.c.state.in_(ACTIVE)).exists())
-        .order_by(head.c.id).limit(1).with_for_update(skip_locked=True).scalar_subquery()
+        .where(
+            head.c.state == JobState.QUEUED,
+            ~select(earlier.c.id)
+            .where(earlier.c.key == head.c.key, earlier.c.id < head.c.id, earlier.c.state.in_(ACTIVE))
+            .exists(),
+        )
+        .order_by(head.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
     return (
-        update(JOB).where(JOB.c.id == next_id, JOB.c.state == JobState.QUEUED)
-        .values(state=JOB_MOVES.check(JobState.QUEUED, JobState.RUNNING), claimed_at=bindparam("now", type_=UTCDateTime()), claimed_by=bindparam("worker"),
-                attempts=JOB.c.attempts + 1)
+        update(JOB)
+        .where(JOB.c.id == next_id, JOB.c.state == JobState.QUEUED)
+        .values(
+            state=JOB_MOVES.check(JobState.QUEUED, JobState.RUNNING),
+            claimed_at=bindparam("now", type_=UTCDateTime()),
+            claimed_by=bindparam("worker"),
+            attempts=JOB.c.attempts + 1,
+        )
         .returning(JOB.c.id, JOB.c.name, JOB.c.args, JOB.c.request_id)
     )
 
@@ -109,8 +120,15 @@ class Worker:
     def submit(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
         """Queue `fn(rt, *args)`; the arguments must be JSON (checked here, where the caller can see the error).
         The job keeps the request id of the request (or job) submitting it, for its log lines."""
-        row = {"key": key, "name": jobs.name_of(fn), "args": orjson.dumps(args).decode(), "state": JobState.QUEUED,
-               "attempts": 0, "enqueued_at": self.clock.now(), "request_id": logs.current_request_id()}
+        row = {
+            "key": key,
+            "name": jobs.name_of(fn),
+            "args": orjson.dumps(args).decode(),
+            "state": JobState.QUEUED,
+            "attempts": 0,
+            "enqueued_at": self.clock.now(),
+            "request_id": logs.current_request_id(),
+        }
         with self._lock:
             self._buffer.append(row)
             self._submitted += 1
@@ -168,12 +186,14 @@ class Worker:
         threads = 1 if self.db.url.startswith("sqlite") else RUNNER_THREADS
         worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         for number in range(threads):
-            thread = threading.Thread(target=self._run_loop, args=(rt, worker_id), name=f"steward-worker-{number}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._run_loop, args=(rt, worker_id), name=f"steward-worker-{number}", daemon=True
+            )
             thread.start()
             self._runners.append(thread)
-        heartbeat = threading.Thread(target=self._renew_leases, args=(worker_id,), name="steward-worker-leases",
-                                     daemon=True)
+        heartbeat = threading.Thread(
+            target=self._renew_leases, args=(worker_id,), name="steward-worker-leases", daemon=True
+        )
         heartbeat.start()
         self._runners.append(heartbeat)
 
@@ -184,8 +204,12 @@ class Worker:
         self.doorbell = context.Event()
         self._process_stop = context.Event()
         for number in range(count):
-            process = context.Process(target=target, args=(*args, self.doorbell, self._process_stop, os.getpid()),
-                                      name=f"steward-worker-{number}", daemon=True)
+            process = context.Process(
+                target=target,
+                args=(*args, self.doorbell, self._process_stop, os.getpid()),
+                name=f"steward-worker-{number}",
+                daemon=True,
+            )
             process.start()
             self._processes.append(process)
 
@@ -226,7 +250,10 @@ class Worker:
         except Exception as error:
             metrics.WORKER_JOBS.labels(outcome="error").inc()
             log.exception("job %s (%s) failed", job_id, name)
-            outcome = update(JOB).values(state=JOB_MOVES.check(JobState.RUNNING, JobState.FAILED), error=f"{type(error).__name__}: {error}"[:2000])
+            outcome = update(JOB).values(
+                state=JOB_MOVES.check(JobState.RUNNING, JobState.FAILED),
+                error=f"{type(error).__name__}: {error}"[:2000],
+            )
         else:
             metrics.WORKER_JOBS.labels(outcome="ok").inc()
             outcome = delete(JOB)
@@ -247,10 +274,19 @@ class Worker:
         cutoff = LEASE_CLOCK.now() - LEASE
         stale = (JOB.c.state == JobState.RUNNING) & (JOB.c.claimed_at < cutoff)
         with self.db.engine.begin() as connection:
-            connection.execute(update(JOB).where(stale, JOB.c.attempts >= MAX_ATTEMPTS)
-                               .values(state=JOB_MOVES.check(JobState.RUNNING, JobState.FAILED), error=f"abandoned by its worker {MAX_ATTEMPTS} times"))
-            moved = connection.execute(update(JOB).where(stale).values(
-                state=JOB_MOVES.check(JobState.RUNNING, JobState.QUEUED), claimed_by=None)).rowcount
+            connection.execute(
+                update(JOB)
+                .where(stale, JOB.c.attempts >= MAX_ATTEMPTS)
+                .values(
+                    state=JOB_MOVES.check(JobState.RUNNING, JobState.FAILED),
+                    error=f"abandoned by its worker {MAX_ATTEMPTS} times",
+                )
+            )
+            moved = connection.execute(
+                update(JOB)
+                .where(stale)
+                .values(state=JOB_MOVES.check(JobState.RUNNING, JobState.QUEUED), claimed_by=None)
+            ).rowcount
         if moved:
             log.warning("requeued %d job(s) whose worker stopped while running them", moved)
 

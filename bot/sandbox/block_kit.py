@@ -4,6 +4,7 @@ block and element types, required fields, length limits and duplicate ids.
 Slack answers a bad message with `invalid_blocks` and one line per problem, each ending in a JSON pointer;
 `problems()` returns those lines in the same form.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,14 +12,47 @@ from typing import Any
 MAX_BLOCKS = 50
 MAX_TEXT = 40_000
 
-_BLOCK_TYPES = {"section", "divider", "image", "actions", "context", "input", "file", "header", "video",
-                "rich_text", "markdown", "table"}
-_ELEMENT_TYPES = {"button", "checkboxes", "datepicker", "datetimepicker", "email_text_input", "image",
-                  "multi_static_select", "multi_users_select", "multi_conversations_select",
-                  "multi_channels_select", "multi_external_select", "number_input", "overflow",
-                  "plain_text_input", "radio_buttons", "static_select", "users_select",
-                  "conversations_select", "channels_select", "external_select", "timepicker",
-                  "url_text_input", "rich_text_input", "workflow_button", "file_input"}
+_BLOCK_TYPES = {
+    "section",
+    "divider",
+    "image",
+    "actions",
+    "context",
+    "input",
+    "file",
+    "header",
+    "video",
+    "rich_text",
+    "markdown",
+    "table",
+}
+_ELEMENT_TYPES = {
+    "button",
+    "checkboxes",
+    "datepicker",
+    "datetimepicker",
+    "email_text_input",
+    "image",
+    "multi_static_select",
+    "multi_users_select",
+    "multi_conversations_select",
+    "multi_channels_select",
+    "multi_external_select",
+    "number_input",
+    "overflow",
+    "plain_text_input",
+    "radio_buttons",
+    "static_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "external_select",
+    "timepicker",
+    "url_text_input",
+    "rich_text_input",
+    "workflow_button",
+    "file_input",
+}
 
 
 def problems(blocks: Any) -> list[str]:
@@ -93,8 +127,12 @@ def _check_actions(block: dict, pointer: str, found: list[str]) -> None:
             action_ids.add(action_id)
 
 
-_BLOCK_CHECKS = {"section": _check_section, "header": _check_header, "context": _check_context,
-                 "actions": _check_actions}
+_BLOCK_CHECKS = {
+    "section": _check_section,
+    "header": _check_header,
+    "context": _check_context,
+    "actions": _check_actions,
+}
 
 
 def _check_element(found: list[str], element: Any, pointer: str) -> None:

@@ -1,4 +1,5 @@
 """The record of every Web API and response_url call the app made, in order, with what Slack answered."""
+
 from __future__ import annotations
 
 import copy

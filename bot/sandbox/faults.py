@@ -1,5 +1,6 @@
 """Failures the sandbox has been told to answer next, per Web API method, the way Slack fails:
 rate limits (429 + Retry-After), server errors (500) and `{"ok": false}` error codes."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """A local Steward wired to the Slack stand-in over real sockets: what the demo and the tests run."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,8 +10,8 @@ from pathlib import Path
 from bot.app import Door, Steward, build
 from bot.clock import Clock
 from bot.config import load_config, load_settings
-from bot.sandbox import SlackSandbox
 from bot.runtime.server import LoopbackServer
+from bot.sandbox import SlackSandbox
 from bot.store.db import Database
 
 SIGNING_SECRET = "local-signing-secret"
@@ -42,16 +43,28 @@ class LocalStack:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def start_local(door: Door, database_url: str, config_dir: Path, clock: Clock | None = None, **settings: object) -> LocalStack:
+def start_local(
+    door: Door, database_url: str, config_dir: Path, clock: Clock | None = None, **settings: object
+) -> LocalStack:
     scratch = None if "state_dir" in settings else Path(tempfile.mkdtemp(prefix="steward-state-"))
     # Jobs run on threads here: tests move this process's clock, and a child process would not see it.
-    settings = {"webhook_token": WEBHOOK_TOKEN, "github_webhook_secret": GITHUB_WEBHOOK_SECRET, "worker_processes": 0,
-                **({"state_dir": scratch} if scratch else {}), **settings}
+    settings = {
+        "webhook_token": WEBHOOK_TOKEN,
+        "github_webhook_secret": GITHUB_WEBHOOK_SECRET,
+        "worker_processes": 0,
+        **({"state_dir": scratch} if scratch else {}),
+        **settings,
+    }
     sandbox = SlackSandbox(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, clock=clock).start()
     try:
         resolved = load_settings(
-            slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=sandbox.api_url,
-            database_url=database_url, steward_config=config_dir, steward_secret="local-steward-secret", **settings,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=sandbox.api_url,
+            database_url=database_url,
+            steward_config=config_dir,
+            steward_secret="local-steward-secret",
+            **settings,
         )
         Database(database_url).upgrade()
         steward = build(resolved, load_config(config_dir), door, clock=clock)

@@ -1,5 +1,6 @@
 """The bodies Slack sends to an app's Request URL, built the way Slack builds them: slash-command forms
 (with Slack's escaping of the typed text), block_actions payloads and Events API envelopes."""
+
 from __future__ import annotations
 
 import re
@@ -11,9 +12,12 @@ from bot.sandbox.shapes import message_json
 from bot.sandbox.workspace import APP_ID, BOT_USER, TEAM_DOMAIN, TEAM_ID, Channel, Message, User, Workspace
 
 # A URL, an @mention or a #channel, in that order so that a `#` inside a URL stays part of the URL.
-_TOKENS = re.compile(r"(?P<url>https?://[^\s<>]+)"
-                     r"|(?<![\w@])@(?P<user>[a-z0-9][a-z0-9._-]*[a-z0-9]|[a-z0-9])"
-                     r"|(?<![\w&#])#(?P<channel>[a-z0-9][a-z0-9_-]*)", re.IGNORECASE)
+_TOKENS = re.compile(
+    r"(?P<url>https?://[^\s<>]+)"
+    r"|(?<![\w@])@(?P<user>[a-z0-9][a-z0-9._-]*[a-z0-9]|[a-z0-9])"
+    r"|(?<![\w&#])#(?P<channel>[a-z0-9][a-z0-9_-]*)",
+    re.IGNORECASE,
+)
 _SPECIAL_MENTIONS = {"here", "channel", "everyone"}
 
 
@@ -47,27 +51,56 @@ def channel_name_for_command(channel: Channel) -> str:
     return "privategroup" if channel.is_private else channel.name
 
 
-def slash_command(*, verification_token: str, user: User, channel: Channel, command: str, text: str,
-                  response_url: str, trigger_id: str) -> dict[str, str]:
+def slash_command(
+    *,
+    verification_token: str,
+    user: User,
+    channel: Channel,
+    command: str,
+    text: str,
+    response_url: str,
+    trigger_id: str,
+) -> dict[str, str]:
     return {
-        "token": verification_token, "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN,
-        "channel_id": channel.id, "channel_name": channel_name_for_command(channel),
-        "user_id": user.id, "user_name": user.name, "command": command, "text": text,
-        "api_app_id": APP_ID, "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": trigger_id,
+        "token": verification_token,
+        "team_id": TEAM_ID,
+        "team_domain": TEAM_DOMAIN,
+        "channel_id": channel.id,
+        "channel_name": channel_name_for_command(channel),
+        "user_id": user.id,
+        "user_name": user.name,
+        "command": command,
+        "text": text,
+        "api_app_id": APP_ID,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
     }
 
 
-def block_actions(*, verification_token: str, user: User, channel: Channel, message_ts: str,
-                  message: Message | None, is_ephemeral: bool, action: dict, response_url: str,
-                  trigger_id: str) -> dict:
+def block_actions(
+    *,
+    verification_token: str,
+    user: User,
+    channel: Channel,
+    message_ts: str,
+    message: Message | None,
+    is_ephemeral: bool,
+    action: dict,
+    response_url: str,
+    trigger_id: str,
+) -> dict:
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
         "api_app_id": APP_ID,
         "token": verification_token,
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel.id,
-                      "is_ephemeral": is_ephemeral},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel.id,
+            "is_ephemeral": is_ephemeral,
+        },
         "trigger_id": trigger_id,
         "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
         "enterprise": None,
@@ -83,11 +116,16 @@ def block_actions(*, verification_token: str, user: User, channel: Channel, mess
     return payload
 
 
-def button_action(*, action_id: str, value: str | None, block_id: str, action_ts: str,
-                  text: dict | None = None) -> dict:
-    action = {"action_id": action_id, "block_id": block_id,
-              "text": text or {"type": "plain_text", "text": action_id, "emoji": True},
-              "type": "button", "action_ts": action_ts}
+def button_action(
+    *, action_id: str, value: str | None, block_id: str, action_ts: str, text: dict | None = None
+) -> dict:
+    action = {
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": text or {"type": "plain_text", "text": action_id, "emoji": True},
+        "type": "button",
+        "action_ts": action_ts,
+    }
     if value is not None:
         action["value"] = value
     return action
@@ -95,12 +133,26 @@ def button_action(*, action_id: str, value: str | None, block_id: str, action_ts
 
 def event_callback(*, verification_token: str, event: dict, event_id: str, event_time: int) -> dict:
     return {
-        "token": verification_token, "team_id": TEAM_ID, "context_team_id": TEAM_ID,
-        "context_enterprise_id": None, "api_app_id": APP_ID, "event": event, "type": "event_callback",
-        "event_id": event_id, "event_time": event_time,
-        "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER, "is_bot": True,
-                            "is_enterprise_install": False}],
-        "is_ext_shared_channel": False, "event_context": "4-" + secrets.token_urlsafe(24),
+        "token": verification_token,
+        "team_id": TEAM_ID,
+        "context_team_id": TEAM_ID,
+        "context_enterprise_id": None,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": event_time,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": "4-" + secrets.token_urlsafe(24),
     }
 
 

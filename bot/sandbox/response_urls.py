@@ -3,6 +3,7 @@ a new ephemeral or in-channel message, or replacing or deleting the message the 
 
 Like Slack, a response_url works at most five times and for thirty minutes; Slack answers `ok` as plain text.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,6 +30,7 @@ METHOD = "response_url"
 class Binding:
     """Where a response_url's messages go: the user who acted, the channel, and the original message (a
     click's message; for a slash command, the last message posted through this URL, if any)."""
+
     user: str
     channel: str
     issued_at: datetime
@@ -50,8 +52,14 @@ class ResponseUrls:
     def routes(self) -> list[Route]:
         return [Route("/response/{id}", self.endpoint, methods=["POST"])]
 
-    def issue(self, user: str, channel: str, original_ts: str | None = None, original_ephemeral: bool = False,
-              from_command: bool = False) -> str:
+    def issue(
+        self,
+        user: str,
+        channel: str,
+        original_ts: str | None = None,
+        original_ephemeral: bool = False,
+        from_command: bool = False,
+    ) -> str:
         binding = Binding(user, channel, self.workspace.now(), original_ts, original_ephemeral, from_command)
         key = secrets.token_urlsafe(12)
         with self._lock:
@@ -111,8 +119,7 @@ class ResponseUrls:
             raise SlackError("no_text")
         if _truthy(body.get("replace_original")) and binding.original_ts:
             # Replacing swaps the whole message: blocks left out are gone, not kept as chat.update keeps them.
-            ws.update(binding.channel, binding.original_ts, text or "", blocks or [],
-                      self._ephemeral_owner(binding))
+            ws.update(binding.channel, binding.original_ts, text or "", blocks or [], self._ephemeral_owner(binding))
             return
         thread_ts = body.get("thread_ts")
         if body.get("response_type") == "in_channel":

@@ -1,5 +1,6 @@
 """SlackSandbox: the one object tests and the demo hold. It runs the Web API stand-in on a loopback port,
 plays Slack sending commands, clicks and events to the app, and reads back what the app did."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,13 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from bot.runtime.server import LoopbackServer
 from bot.sandbox import payloads
 from bot.sandbox.calls import Call, CallLog
 from bot.sandbox.faults import Faults
 from bot.sandbox.response_urls import ResponseUrls
 from bot.sandbox.sender import Delivery, Outbox, Sender, Signing
 from bot.sandbox.ui import WorkspacePage
-from bot.runtime.server import LoopbackServer
 from bot.sandbox.web_api import WebApi
 from bot.sandbox.workspace import BOT_USER, COMMANDER, GENERAL, Channel, Message, User, Workspace
 
@@ -26,10 +27,19 @@ T = TypeVar("T")
 
 
 class SlackSandbox:
-    def __init__(self, signing_secret: str = "sandbox-signing-secret", events_url: str | None = None,
-                 bot_token: str = "xoxb-sandbox-token", *, clock: Any = None, host: str = "127.0.0.1",
-                 port: int = 0, verification_token: str = "sandbox-verification-token",
-                 should_escape: bool = True, ack_timeout: float | None = 3.0) -> None:
+    def __init__(
+        self,
+        signing_secret: str = "sandbox-signing-secret",
+        events_url: str | None = None,
+        bot_token: str = "xoxb-sandbox-token",
+        *,
+        clock: Any = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verification_token: str = "sandbox-verification-token",
+        should_escape: bool = True,
+        ack_timeout: float | None = 3.0,
+    ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.verification_token = verification_token
@@ -149,14 +159,28 @@ class SlackSandbox:
 
     # --- Slack sending to the app ----------------------------------------------------------------
 
-    def command(self, text: str, user: str = COMMANDER, channel: str = GENERAL, command: str = "/incident", *,
-                timestamp: int | None = None, signature: str | None = None, sign: bool = True) -> httpx.Response:
+    def command(
+        self,
+        text: str,
+        user: str = COMMANDER,
+        channel: str = GENERAL,
+        command: str = "/incident",
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        sign: bool = True,
+    ) -> httpx.Response:
         sender, where = self.workspace.user(user), self.workspace.channel(channel)
         response_url = self.response_urls.issue(sender.id, where.id, from_command=True)
         fields = payloads.slash_command(
-            verification_token=self.verification_token, user=sender, channel=where, command=command,
-            text=payloads.escape_text(text, self.workspace, self.should_escape), response_url=response_url,
-            trigger_id=payloads.new_trigger_id())
+            verification_token=self.verification_token,
+            user=sender,
+            channel=where,
+            command=command,
+            text=payloads.escape_text(text, self.workspace, self.should_escape),
+            response_url=response_url,
+            trigger_id=payloads.new_trigger_id(),
+        )
         response = self.sender.form("command", fields, fields, Signing(timestamp, signature, sign))
         self._show_command_ack(response, response_url)
         return response
@@ -176,14 +200,29 @@ class SlackSandbox:
             body = {"text": response.text}
         self.response_urls.respond(response_url.rsplit("/", 1)[-1], body, count_use=False)
 
-    def click(self, action_id: str, value: str | None, user: str, channel: str, message_ts: str | None = None,
-              ephemeral: bool | None = None, block_id: str | None = None, *, timestamp: int | None = None,
-              signature: str | None = None, sign: bool = True, to: str | None = None) -> httpx.Response:
+    def click(
+        self,
+        action_id: str,
+        value: str | None,
+        user: str,
+        channel: str,
+        message_ts: str | None = None,
+        ephemeral: bool | None = None,
+        block_id: str | None = None,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        sign: bool = True,
+        to: str | None = None,
+    ) -> httpx.Response:
         """Press a button. Without message_ts, the latest message in the channel (or ephemeral to the user)
         carrying that action_id is the one pressed."""
         clicker, where = self.workspace.user(user), self.workspace.channel(channel)
-        message = (self.workspace.find_any(where.id, message_ts) if message_ts
-                   else self._latest_with(where.id, action_id, clicker.id))
+        message = (
+            self.workspace.find_any(where.id, message_ts)
+            if message_ts
+            else self._latest_with(where.id, action_id, clicker.id)
+        )
         if not message_ts:
             if message is None:
                 raise LookupError(f"no message in {channel} has a button {action_id!r}")
@@ -193,15 +232,29 @@ class SlackSandbox:
         found = payloads.find_button(message.blocks, action_id) if message else None
         element, found_block_id = found if found else ({}, secrets.token_hex(3))
         response_url = self.response_urls.issue(
-            (message.ephemeral_to if message and message.ephemeral_to else clicker.id), where.id,
-            original_ts=message_ts, original_ephemeral=ephemeral)
-        action = payloads.button_action(action_id=action_id, value=value, block_id=block_id or found_block_id,
-                                        action_ts=payloads.action_ts(self.workspace.now()),
-                                        text=element.get("text"))
+            (message.ephemeral_to if message and message.ephemeral_to else clicker.id),
+            where.id,
+            original_ts=message_ts,
+            original_ephemeral=ephemeral,
+        )
+        action = payloads.button_action(
+            action_id=action_id,
+            value=value,
+            block_id=block_id or found_block_id,
+            action_ts=payloads.action_ts(self.workspace.now()),
+            text=element.get("text"),
+        )
         payload = payloads.block_actions(
-            verification_token=self.verification_token, user=clicker, channel=where, message_ts=message_ts,
-            message=message, is_ephemeral=ephemeral, action=action, response_url=response_url,
-            trigger_id=payloads.new_trigger_id())
+            verification_token=self.verification_token,
+            user=clicker,
+            channel=where,
+            message_ts=message_ts,
+            message=message,
+            is_ephemeral=ephemeral,
+            action=action,
+            response_url=response_url,
+            trigger_id=payloads.new_trigger_id(),
+        )
         fields = {"payload": json.dumps(payload, separators=(",", ":"))}
         return self.sender.form("block_actions", fields, payload, Signing(timestamp, signature, sign), to=to)
 
@@ -210,17 +263,33 @@ class SlackSandbox:
         if found is None:
             raise LookupError(f"message {message.ts} has no button {action_id!r}")
         element, block_id = found
-        return self.click(action_id, element.get("value"), user, message.channel, message.ts,
-                          ephemeral=message.ephemeral_to is not None, block_id=block_id, **signing)
+        return self.click(
+            action_id,
+            element.get("value"),
+            user,
+            message.channel,
+            message.ts,
+            ephemeral=message.ephemeral_to is not None,
+            block_id=block_id,
+            **signing,
+        )
 
     def _latest_with(self, channel: str, action_id: str, user: str) -> Message | None:
         candidates = self.workspace.messages(channel) + self.workspace.ephemerals(user, channel)
         candidates.sort(key=lambda m: float(m.ts), reverse=True)
         return next((m for m in candidates if payloads.find_button(m.blocks, action_id)), None)
 
-    def event(self, event: dict, event_id: str | None = None, retry_num: int | None = None,
-              retry_reason: str = "http_timeout", *, timestamp: int | None = None, signature: str | None = None,
-              sign: bool = True) -> httpx.Response:
+    def event(
+        self,
+        event: dict,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        sign: bool = True,
+    ) -> httpx.Response:
         """Send one Events API event_callback now; with retry_num, as Slack's retry of an earlier delivery."""
         envelope = self._envelope(event, event_id)
         headers = {}
@@ -236,9 +305,12 @@ class SlackSandbox:
     def _envelope(self, event: dict, event_id: str | None) -> dict:
         event = {**event}
         event.setdefault("event_ts", self.workspace.next_ts())
-        return payloads.event_callback(verification_token=self.verification_token, event=event,
-                                       event_id=event_id or payloads.new_event_id(),
-                                       event_time=int(self.workspace.now().timestamp()))
+        return payloads.event_callback(
+            verification_token=self.verification_token,
+            event=event,
+            event_id=event_id or payloads.new_event_id(),
+            event_time=int(self.workspace.now().timestamp()),
+        )
 
     def _announce(self, event: dict) -> None:
         # Like Slack, only an app with a Request URL hears about the workspace; nobody queues for later.

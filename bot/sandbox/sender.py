@@ -1,6 +1,7 @@
 """Slack the sender: signs requests with the app's signing secret and posts them to the app's Request URL,
 synchronously for what a user does (commands, clicks) and from a background outbox for events, which
 Slack delivers asynchronously. Every delivery is recorded."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +29,7 @@ def signature(signing_secret: str, timestamp: int | str, body: bytes) -> str:
 @dataclass(frozen=True)
 class Delivery:
     """One request Slack sent to the app and how the app answered (status None: no answer in time)."""
+
     kind: str
     body: dict
     status: int | None
@@ -39,6 +41,7 @@ class Delivery:
 class Signing:
     """How to sign one request; the defaults sign correctly, the overrides make the bad requests a front door
     must refuse."""
+
     timestamp: int | None = None
     signature: str | None = None
     sign: bool = True
@@ -54,23 +57,38 @@ class Sender:
         self._deliveries: list[Delivery] = []
         self._lock = threading.Lock()
 
-    def form(self, kind: str, fields: dict, record: dict, signing: Signing = Signing(), to: str | None = None) -> httpx.Response:
+    def form(
+        self, kind: str, fields: dict, record: dict, signing: Signing = Signing(), to: str | None = None
+    ) -> httpx.Response:
         return self.post(kind, urlencode(fields).encode(), "application/x-www-form-urlencoded", record, signing, to=to)
 
-    def json(self, kind: str, body: bytes, record: dict, signing: Signing = Signing(),
-             headers: dict[str, str] | None = None) -> httpx.Response:
+    def json(
+        self, kind: str, body: bytes, record: dict, signing: Signing = Signing(), headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         return self.post(kind, body, "application/json", record, signing, headers)
 
-    def post(self, kind: str, body: bytes, content_type: str, record: dict, signing: Signing = Signing(),
-             headers: dict[str, str] | None = None, to: str | None = None) -> httpx.Response:
+    def post(
+        self,
+        kind: str,
+        body: bytes,
+        content_type: str,
+        record: dict,
+        signing: Signing = Signing(),
+        headers: dict[str, str] | None = None,
+        to: str | None = None,
+    ) -> httpx.Response:
         # `to` sends to another replica of the app than events_url (several replicas behind one Request URL).
         url = to or self._events_url()
         if not url:
             raise RuntimeError("events_url is not set: tell the sandbox where the app listens first")
         # Signatures use real time whatever the workspace clock says: the app checks them against its own.
         timestamp = int(time.time()) if signing.timestamp is None else signing.timestamp
-        request_headers = {"Content-Type": content_type, "User-Agent": USER_AGENT,
-                           "X-Slack-Request-Timestamp": str(timestamp), **(headers or {})}
+        request_headers = {
+            "Content-Type": content_type,
+            "User-Agent": USER_AGENT,
+            "X-Slack-Request-Timestamp": str(timestamp),
+            **(headers or {}),
+        }
         if signing.sign:
             request_headers["X-Slack-Signature"] = signing.signature or signature(self.signing_secret, timestamp, body)
         started = time.monotonic()

@@ -6,6 +6,7 @@ A scripted scenario (the demo's) can be attached: `page.replay` starts it, `page
 which step is playing so it can follow along, and `page.outside` names what the page shows from outside Slack
 (the demo's flag file), read on every poll.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,13 +44,23 @@ class ScenarioProgress:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._state: dict[str, Any] = {"plays": 0, "running": False, "step": 0, "total": 0, "caption": "",
-                                       "user": None, "channel": None, "source": None, "problem": None}
+        self._state: dict[str, Any] = {
+            "plays": 0,
+            "running": False,
+            "step": 0,
+            "total": 0,
+            "caption": "",
+            "user": None,
+            "channel": None,
+            "source": None,
+            "problem": None,
+        }
 
     def begin(self, total: int) -> None:
         with self._lock:
-            self._state.update(plays=self._state["plays"] + 1, running=True, step=0, total=total, caption="",
-                               source=None, problem=None)
+            self._state.update(
+                plays=self._state["plays"] + 1, running=True, step=0, total=total, caption="", source=None, problem=None
+            )
 
     def at(self, step: int, caption: str, user: str | None, channel: str | None, source: str | None = None) -> None:
         """Step `step` is playing: `user` acts in `channel`, or `source` (a system such as GitHub) acts while the
@@ -117,15 +128,25 @@ class WorkspacePage:
         people = {u.id: {"name": u.name, "real_name": u.real_name, "is_bot": u.is_bot} for u in ws.users()}
         return {
             "user": user,
-            "users": [{"id": uid, "name": people[uid]["name"], "title": title} for uid, title in TITLES.items()
-                      if uid in people],
+            "users": [
+                {"id": uid, "name": people[uid]["name"], "title": title}
+                for uid, title in TITLES.items()
+                if uid in people
+            ],
             "people": people,
             "channel_names": {c.id: c.name for c in ws.channels() if not c.is_im},
             "channels": [self._channel_entry(c, user) for c in sorted(channels, key=lambda c: (c.is_im, c.name))],
-            "channel": {"id": current.id, "name": _display_name(current), "is_private": current.is_private,
-                        "is_im": current.is_im, "is_member": user in current.members, "topic": current.topic,
-                        "purpose": current.purpose, "members": len(current.members - {BOT_USER}),
-                        "pins": list(current.pins)},
+            "channel": {
+                "id": current.id,
+                "name": _display_name(current),
+                "is_private": current.is_private,
+                "is_im": current.is_im,
+                "is_member": user in current.members,
+                "topic": current.topic,
+                "purpose": current.purpose,
+                "members": len(current.members - {BOT_USER}),
+                "pins": list(current.pins),
+            },
             "messages": _threaded(messages, set(current.pins)),
             "scenario": scenario,
             "outside": self.outside() if self.outside else [],
@@ -134,8 +155,14 @@ class WorkspacePage:
     def _channel_entry(self, channel: Channel, user: str) -> dict[str, Any]:
         seen = self.workspace.messages(channel.id) + self.workspace.ephemerals(user, channel.id)
         latest = max((m.ts for m in seen), key=float, default=None)
-        return {"id": channel.id, "name": _display_name(channel), "is_private": channel.is_private,
-                "is_im": channel.is_im, "is_member": user in channel.members, "latest": latest}
+        return {
+            "id": channel.id,
+            "name": _display_name(channel),
+            "is_private": channel.is_private,
+            "is_im": channel.is_im,
+            "is_member": user in channel.members,
+            "latest": latest,
+        }
 
     def _autoplay_once(self) -> None:
         with self._lock:
@@ -169,8 +196,9 @@ class WorkspacePage:
             self.workspace.post(where.id, user, _escape(text))
             return JSONResponse({"ok": True})
         try:
-            response = await run_in_threadpool(self.sandbox.command, rest.strip(), user=user, channel=where.id,
-                                               command=name)
+            response = await run_in_threadpool(
+                self.sandbox.command, rest.strip(), user=user, channel=where.id, command=name
+            )
         except httpx.HTTPError as error:
             log.warning("the app did not answer %s: %s", name, error)
             return _refuse(502, FAILED_COMMAND.format(command=name, error="operation_timeout"))
@@ -233,9 +261,14 @@ def _threaded(messages: list[Message], pins: set[str]) -> list[dict[str, Any]]:
     replies: dict[str, list[dict[str, Any]]] = {}
     for message in ordered:
         entry: dict[str, Any] = {
-            "ts": message.ts, "user": message.user, "text": message.text, "blocks": message.blocks,
-            "edited": message.edited, "ephemeral": message.ephemeral_to is not None,
-            "pinned": message.ts in pins and message.ephemeral_to is None}
+            "ts": message.ts,
+            "user": message.user,
+            "text": message.text,
+            "blocks": message.blocks,
+            "edited": message.edited,
+            "ephemeral": message.ephemeral_to is not None,
+            "pinned": message.ts in pins and message.ephemeral_to is None,
+        }
         if message.thread_ts and message.thread_ts != message.ts and message.thread_ts in parents:
             replies.setdefault(message.thread_ts, []).append(entry)
         else:

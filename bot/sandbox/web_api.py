@@ -2,6 +2,7 @@
 with Slack's envelope (`{"ok": true, ...}` or `{"ok": false, "error": ...}` on HTTP 200), Slack's auth rules,
 injected failures, and a record of every call.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,7 @@ from bot.sandbox import block_kit
 from bot.sandbox.calls import CallLog
 from bot.sandbox.faults import HTTP_500, Faults
 from bot.sandbox.shapes import channel_json, message_json, user_json
-from bot.sandbox.workspace import (BOT_ID, BOT_USER, TEAM_DOMAIN, TEAM_ID, TEAM_NAME, Channel, SlackError,
-                                   Workspace)
+from bot.sandbox.workspace import BOT_ID, BOT_USER, TEAM_DOMAIN, TEAM_ID, TEAM_NAME, Channel, SlackError, Workspace
 
 # Form-encoded callers send these as JSON strings; decoding them makes the recorded params readable.
 _JSON_FIELDS = ("blocks", "attachments", "view")
@@ -52,6 +52,7 @@ def method(name: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         METHODS[name] = handler
         return handler
+
     return register
 
 
@@ -139,7 +140,9 @@ def _visible(ws: Workspace, channel_id: str | None) -> Channel:
     if channel_id[0] in "UW":
         return ws.open_dm(channel_id)
     # Slack takes a channel name ("#general" or "general") wherever it takes an id for posting.
-    named = ws.channel_by_name(channel_id.lstrip("#")) if not channel_id[0] in "CGD" or channel_id.startswith("#") else None
+    named = (
+        ws.channel_by_name(channel_id.lstrip("#")) if channel_id[0] not in "CGD" or channel_id.startswith("#") else None
+    )
     channel = named or ws.channel(channel_id)
     if channel.is_private and BOT_USER not in channel.members:
         raise SlackError("channel_not_found")
@@ -158,8 +161,9 @@ def _content(args: Args, required: bool = True) -> tuple[str | None, list[dict] 
     if blocks is not None:
         found = block_kit.problems(blocks)
         if found:
-            raise SlackError("invalid_blocks", errors=found,
-                             response_metadata={"messages": [f"[ERROR] {p}" for p in found]})
+            raise SlackError(
+                "invalid_blocks", errors=found, response_metadata={"messages": [f"[ERROR] {p}" for p in found]}
+            )
     if required and not text and not blocks and not args.get("attachments"):
         raise SlackError("no_text")
     if text is not None and len(str(text)) > block_kit.MAX_TEXT:
@@ -172,8 +176,15 @@ def _content(args: Args, required: bool = True) -> tuple[str | None, list[dict] 
 
 @method("auth.test")
 def auth_test(ws: Workspace, args: Args) -> dict:
-    return {"url": f"https://{TEAM_DOMAIN}.slack.com/", "team": TEAM_NAME, "user": "steward",
-            "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+    return {
+        "url": f"https://{TEAM_DOMAIN}.slack.com/",
+        "team": TEAM_NAME,
+        "user": "steward",
+        "team_id": TEAM_ID,
+        "user_id": BOT_USER,
+        "bot_id": BOT_ID,
+        "is_enterprise_install": False,
+    }
 
 
 @method("chat.postMessage")
@@ -233,8 +244,11 @@ def conversations_create(ws: Workspace, args: Args) -> dict:
 def conversations_join(ws: Workspace, args: Args) -> dict:
     channel = _visible(ws, args.get("channel"))
     if BOT_USER in channel.members:
-        return {"channel": channel_json(channel), "warning": "already_in_channel",
-                "response_metadata": {"warnings": ["already_in_channel"]}}
+        return {
+            "channel": channel_json(channel),
+            "warning": "already_in_channel",
+            "response_metadata": {"warnings": ["already_in_channel"]},
+        }
     ws.add_members(channel.id, [BOT_USER], inviter=None)
     return {"channel": channel_json(ws.channel(channel.id))}
 
@@ -290,8 +304,11 @@ def conversations_set_purpose(ws: Workspace, args: Args) -> dict:
 def conversations_history(ws: Workspace, args: Args) -> dict:
     channel = _member(ws, args.get("channel"))
     top_level = [m for m in ws.messages(channel.id) if m.thread_ts in (None, m.ts)]
-    return {"messages": [message_json(m) for m in reversed(top_level)], "has_more": False,
-            "response_metadata": {"next_cursor": ""}}
+    return {
+        "messages": [message_json(m) for m in reversed(top_level)],
+        "has_more": False,
+        "response_metadata": {"next_cursor": ""},
+    }
 
 
 @method("conversations.replies")
@@ -300,8 +317,7 @@ def conversations_replies(ws: Workspace, args: Args) -> dict:
     thread = ws.thread(channel.id, args.require("ts", "thread_not_found"))
     if not thread:
         raise SlackError("thread_not_found")
-    return {"messages": [message_json(m) for m in thread], "has_more": False,
-            "response_metadata": {"next_cursor": ""}}
+    return {"messages": [message_json(m) for m in thread], "has_more": False, "response_metadata": {"next_cursor": ""}}
 
 
 @method("users.info")

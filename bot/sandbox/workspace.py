@@ -3,6 +3,7 @@
 Every read and write goes through one lock because the HTTP server, the event outbox and the test thread
 all touch it; reads hand out copies so a test never sees a message change under its feet.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 TEAM_ID = "T0STEWARD"
@@ -85,7 +86,7 @@ DEFAULT_USERS = (
 def resolve_clock(clock: Any) -> Callable[[], datetime]:
     """Accept a Clock (anything with .now()), a bare callable returning a datetime, or None for real time."""
     if clock is None:
-        return lambda: datetime.now(timezone.utc)
+        return lambda: datetime.now(UTC)
     if hasattr(clock, "now"):
         return clock.now
     if callable(clock):
@@ -171,8 +172,9 @@ class Workspace:
             self._channels[channel_id] = channel
             # Slack announces public channels to the whole workspace; private ones only to their members.
             if not is_private:
-                self._emit({"type": "channel_created", "channel": channel_created_view(channel),
-                            "event_ts": self._next_ts()})
+                self._emit(
+                    {"type": "channel_created", "channel": channel_created_view(channel), "event_ts": self._next_ts()}
+                )
             return copy.deepcopy(channel)
 
     def _check_channel_name(self, name: str) -> None:
@@ -204,7 +206,9 @@ class Workspace:
                 if channel.is_im and channel.members == {BOT_USER, user_id}:
                     return copy.deepcopy(channel)
             channel_id = "D" + user_id[1:]
-            channel = Channel(channel_id, user_id, True, BOT_USER, self._epoch(), members={BOT_USER, user_id}, is_im=True)
+            channel = Channel(
+                channel_id, user_id, True, BOT_USER, self._epoch(), members={BOT_USER, user_id}, is_im=True
+            )
             self._channels[channel_id] = channel
             return copy.deepcopy(channel)
 
@@ -217,8 +221,13 @@ class Workspace:
             added = [u for u in dict.fromkeys(user_ids) if u not in channel.members]
             channel.members.update(added)
             if BOT_USER in added:
-                event = {"type": "member_joined_channel", "user": BOT_USER, "channel": channel.id,
-                         "channel_type": "G" if channel.is_private else "C", "team": TEAM_ID}
+                event = {
+                    "type": "member_joined_channel",
+                    "user": BOT_USER,
+                    "channel": channel.id,
+                    "channel_type": "G" if channel.is_private else "C",
+                    "team": TEAM_ID,
+                }
                 if inviter:
                     event["inviter"] = inviter
                 event["event_ts"] = self._next_ts()
@@ -227,8 +236,9 @@ class Workspace:
 
     # --- messages --------------------------------------------------------------------------------
 
-    def post(self, channel_id: str, user: str, text: str, blocks: list[dict] | None = None,
-             thread_ts: str | None = None) -> Message:
+    def post(
+        self, channel_id: str, user: str, text: str, blocks: list[dict] | None = None, thread_ts: str | None = None
+    ) -> Message:
         with self._lock:
             self._channel(channel_id)
             message = Message(self._next_ts(), channel_id, user, text or "", [], thread_ts or None)
@@ -236,8 +246,15 @@ class Workspace:
             self._messages.append(message)
             return copy.deepcopy(message)
 
-    def post_ephemeral(self, channel_id: str, to: str, text: str, blocks: list[dict] | None = None,
-                       thread_ts: str | None = None, sender: str = BOT_USER) -> Message:
+    def post_ephemeral(
+        self,
+        channel_id: str,
+        to: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+        sender: str = BOT_USER,
+    ) -> Message:
         with self._lock:
             self._channel(channel_id)
             message = Message(self._next_ts(), channel_id, sender, text or "", [], thread_ts or None, ephemeral_to=to)
@@ -245,8 +262,9 @@ class Workspace:
             self._ephemerals.append(message)
             return copy.deepcopy(message)
 
-    def update(self, channel_id: str, ts: str, text: str | None, blocks: list[dict] | None,
-               ephemeral_to: str | None = None) -> Message:
+    def update(
+        self, channel_id: str, ts: str, text: str | None, blocks: list[dict] | None, ephemeral_to: str | None = None
+    ) -> Message:
         """Edit a message in place (same ts). Text or blocks left as None are kept, as chat.update does."""
         with self._lock:
             message = self._find(channel_id, ts, ephemeral_to)
@@ -304,13 +322,19 @@ class Workspace:
     def thread(self, channel_id: str, ts: str) -> list[Message]:
         """The parent then its replies, like conversations.replies."""
         with self._lock:
-            return [copy.deepcopy(m) for m in self._messages
-                    if m.channel == channel_id and (m.ts == ts or m.thread_ts == ts)]
+            return [
+                copy.deepcopy(m)
+                for m in self._messages
+                if m.channel == channel_id and (m.ts == ts or m.thread_ts == ts)
+            ]
 
     def ephemerals(self, user_id: str | None = None, channel_id: str | None = None) -> list[Message]:
         with self._lock:
-            return [copy.deepcopy(m) for m in self._ephemerals
-                    if user_id in (None, m.ephemeral_to) and channel_id in (None, m.channel)]
+            return [
+                copy.deepcopy(m)
+                for m in self._ephemerals
+                if user_id in (None, m.ephemeral_to) and channel_id in (None, m.channel)
+            ]
 
     # --- time ------------------------------------------------------------------------------------
 
@@ -340,6 +364,14 @@ def with_block_ids(blocks: list[dict], seed: str) -> list[dict]:
 
 
 def channel_created_view(channel: Channel) -> dict:
-    return {"id": channel.id, "name": channel.name, "name_normalized": channel.name, "is_channel": True,
-            "created": channel.created, "creator": channel.creator, "is_shared": False,
-            "is_org_shared": False, "context_team_id": TEAM_ID}
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "name_normalized": channel.name,
+        "is_channel": True,
+        "created": channel.created,
+        "creator": channel.creator,
+        "is_shared": False,
+        "is_org_shared": False,
+        "context_team_id": TEAM_ID,
+    }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.redact.redactor import neutralise
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+from bot.redact.redactor import neutralise
 
 Block = dict[str, Any]
 
@@ -85,8 +86,12 @@ def error_blocks(message: str) -> tuple[str, list[Block]]:
 
 
 def button(action_id: str, label: str, value: str, style: str | None = None) -> Block:
-    element: Block = {"type": "button", "action_id": action_id, "value": value,
-                      "text": {"type": "plain_text", "text": _clip(label, 75)}}
+    element: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": _clip(label, 75)},
+    }
     if style:
         element["style"] = style
     return element

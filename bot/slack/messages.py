@@ -1,4 +1,5 @@
 """What Steward says: outgoing messages that flows return and `bot.slack.port` delivers, so flows never call Slack."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,8 +40,9 @@ class ReplyTo:
     response_url: str | None = None
 
     def ephemeral(self, text: str, blocks: Blocks | None = None) -> Ephemeral:
-        return Ephemeral(user=self.user, channel=self.channel, text=text, blocks=blocks or [],
-                         response_url=self.response_url)
+        return Ephemeral(
+            user=self.user, channel=self.channel, text=text, blocks=blocks or [], response_url=self.response_url
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class RefreshCard:
     """Edit the incident's pinned card in place to show its current state."""
 
     incident_id: str
+
 
 @dataclass(frozen=True)
 class RefreshApproval:

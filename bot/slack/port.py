@@ -1,4 +1,5 @@
 """Saying things in Slack: the Web API client (with rate-limit and server-error retries) and delivery of messages."""
+
 from __future__ import annotations
 
 import logging
@@ -6,8 +7,13 @@ from collections.abc import Iterable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slack_sdk.webhook import WebhookClient
+
 from bot import metrics
 from bot.slack.messages import Drawer, Ephemeral, Message, Post, Refresh
 
@@ -49,8 +55,12 @@ class SlackPort:
 
     def post(self, message: Post) -> str:
         response = self.client.chat_postMessage(
-            channel=message.channel, text=message.text, blocks=message.blocks or None,
-            thread_ts=message.thread_ts, unfurl_links=False, unfurl_media=False,
+            channel=message.channel,
+            text=message.text,
+            blocks=message.blocks or None,
+            thread_ts=message.thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
         )
         return response["ts"]
 
@@ -58,14 +68,18 @@ class SlackPort:
         if message.response_url:
             webhook = WebhookClient(message.response_url, timeout=10, retry_handlers=retry_handlers())
             response = webhook.send(
-                text=message.text, blocks=message.blocks or None, response_type="ephemeral",
+                text=message.text,
+                blocks=message.blocks or None,
+                response_type="ephemeral",
                 replace_original=message.replace_original,
             )
             if response.status_code >= 300:
                 metrics.SLACK_API_FAILURES.labels(method="response_url", error=str(response.status_code)).inc()
                 log.error("response_url answered %s: %s", response.status_code, response.body)
             return
-        self.client.chat_postEphemeral(channel=message.channel, user=message.user, text=message.text, blocks=message.blocks or None)
+        self.client.chat_postEphemeral(
+            channel=message.channel, user=message.user, text=message.text, blocks=message.blocks or None
+        )
 
     def refresh(self, message: Refresh) -> None:
         drawn = self.drawers[type(message)](message)

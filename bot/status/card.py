@@ -6,10 +6,10 @@ from functools import partial
 
 from sqlmodel import col, select
 
-from bot.incidents.service import channel_of, get_incident, set_card, view_of
 from bot.incidents import views as incident_views
-from bot.status import views as status_views
+from bot.incidents.service import channel_of, get_incident, set_card, view_of
 from bot.slack.messages import Drawn, RefreshCard
+from bot.status import views as status_views
 from bot.store.db import Database
 from bot.store.models import StatusUpdate
 
@@ -18,9 +18,18 @@ def draw_card(db: Database, message: RefreshCard) -> Drawn:
     with db.session() as session:
         view = view_of(session, get_incident(session, message.incident_id))
         latest = session.exec(
-            select(StatusUpdate).where(StatusUpdate.incident_id == message.incident_id, StatusUpdate.state == "published")
+            select(StatusUpdate)
+            .where(StatusUpdate.incident_id == message.incident_id, StatusUpdate.state == "published")
             .order_by(col(StatusUpdate.published_at).desc(), col(StatusUpdate.id).desc())
         ).first()
-    text, card = incident_views.incident_card(view, last_update=status_views.last_update_line(latest) if latest else None)
-    return Drawn(channel=channel_of(view), text=text, blocks=card, ts=view.card_ts,
-                 posted=partial(set_card, db, message.incident_id), pin=True)
+    text, card = incident_views.incident_card(
+        view, last_update=status_views.last_update_line(latest) if latest else None
+    )
+    return Drawn(
+        channel=channel_of(view),
+        text=text,
+        blocks=card,
+        ts=view.card_ts,
+        posted=partial(set_card, db, message.incident_id),
+        pin=True,
+    )

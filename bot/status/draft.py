@@ -17,6 +17,7 @@ The rules a commander can rely on:
 - The Status never says "resolved" while an attached alert fires.
 - Everything in the draft passes through the redactor.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,9 +29,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.timeline.assembly import EventLike, Inference, alert_clusters, assemble
 from bot.errors import UserError
 from bot.incidents.service import COMMANDER, IncidentView
+from bot.timeline.assembly import EventLike, Inference, alert_clusters, assemble
 
 UPDATE_OWNERS = (COMMANDER, "comms")
 HUMAN_KINDS = ("note", "decision")
@@ -44,17 +45,21 @@ DEMOTED_SHOWN = 3  # speculative statements shown among the inferences, newest f
 FACT_BUDGET = {"human": 8, "change": 5, "action": 3}
 
 SPECULATIVE = re.compile(
-    r"\b(probably|likely|seems?|seemingly|might|maybe|perhaps|possibly|presumably|i think|i guess|could be)\b", re.I)
+    r"\b(probably|likely|seems?|seemingly|might|maybe|perhaps|possibly|presumably|i think|i guess|could be)\b", re.I
+)
 ROOT_CAUSE_CLAIM = re.compile(r"\broot[ -]?cause\s+(?:is|was)\b", re.I)
 ROOT_CAUSE_RECORDED = re.compile(r"\b(root[ -]?cause|caused by)\b", re.I)
 IMPACT = re.compile(r"\b(impact\w*|customers?)\b", re.I)
 ROLLBACK = re.compile(r"\broll(?:ing|ed)?[ -]?back\b|\brollback\b", re.I)
 
 _MENTION = r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>|@[A-Za-z0-9._-]+"
-_THING = (r"deploy(?:ment)?|change|commit|push|merge|PR|pull request|config(?:uration)?(?: change)?|migration"
-          r"|release|rollout|code|patch|script|query|upgrade")
-_BLAME = re.compile(r"\b(?:caus\w*|because|due to|broke|break\w*|fault\w*|blam\w*|responsible|screw\w*|mess\w* up|triggered)\b",
-                    re.I)
+_THING = (
+    r"deploy(?:ment)?|change|commit|push|merge|PR|pull request|config(?:uration)?(?: change)?|migration"
+    r"|release|rollout|code|patch|script|query|upgrade"
+)
+_BLAME = re.compile(
+    r"\b(?:caus\w*|because|due to|broke|break\w*|fault\w*|blam\w*|responsible|screw\w*|mess\w* up|triggered)\b", re.I
+)
 _SEP = r"[^\w.;!?]+"  # between words of one clause: a person and a blame word in different clauses are unrelated
 _POSSESSIVE = re.compile(rf"(?P<who>{_MENTION}|\b[A-Za-z][\w.-]*)['’]s\s+(?P<thing>{_THING})\b", re.I)
 
@@ -62,10 +67,10 @@ _POSSESSIVE = re.compile(rf"(?P<who>{_MENTION}|\b[A-Za-z][\w.-]*)['’]s\s+(?P<t
 class Fact(BaseModel):
     at: datetime
     kind: str
-    text: str                   # Steward's words, or a person's for notes and decisions
-    ref: str                    # the evidence: an alert, a deploy, a note
-    quote: str | None = None    # untrusted source text: only ever rendered as quoted data
-    count: int = 1              # repeats of the same alert, collapsed
+    text: str  # Steward's words, or a person's for notes and decisions
+    ref: str  # the evidence: an alert, a deploy, a note
+    quote: str | None = None  # untrusted source text: only ever rendered as quoted data
+    count: int = 1  # repeats of the same alert, collapsed
 
 
 class StatusDraft(BaseModel):
@@ -98,8 +103,10 @@ class NotUpdateOwner(UserError):
     def __init__(self, view: IncidentView, what: str) -> None:
         commanders = ", ".join(f"<@{u}>" for u in view.roles.get(COMMANDER, [])) or "nobody yet"
         comms = ", ".join(f"<@{u}>" for u in view.roles.get("comms", [])) or "nobody yet"
-        super().__init__(f"Only the incident commander ({commanders}) or comms ({comms}) can {what}. "
-                         f"The commander can add comms with `/incident role comms @someone`.")
+        super().__init__(
+            f"Only the incident commander ({commanders}) or comms ({comms}) can {what}. "
+            f"The commander can add comms with `/incident role comms @someone`."
+        )
 
 
 def require_update_owner(view: IncidentView, user: str, what: str) -> None:
@@ -111,12 +118,21 @@ def require_update_owner(view: IncidentView, user: str, what: str) -> None:
 
 def firing_alerts(events: Sequence[EventLike]) -> list[str]:
     """The attached alerts still firing (latest state per fingerprint), named as the timeline names them."""
-    return [f"{c.name} ({c.firing} of {c.count} firing)" if c.count > 1 else c.name
-            for c in alert_clusters(events) if c.firing]
+    return [
+        f"{c.name} ({c.firing} of {c.count} firing)" if c.count > 1 else c.name
+        for c in alert_clusters(events)
+        if c.firing
+    ]
 
 
-def draft_status_update(view: IncidentView, events: Sequence[EventLike], *, now: datetime, cadence_minutes: int | None,
-                        redact: Callable[[str], str]) -> StatusDraft:
+def draft_status_update(
+    view: IncidentView,
+    events: Sequence[EventLike],
+    *,
+    now: datetime,
+    cadence_minutes: int | None,
+    redact: Callable[[str], str],
+) -> StatusDraft:
     """The draft for `view` from its timeline (events in time order). `redact` is `Redactor.redact`."""
     timeline = _read(events)
     assembled = assemble(view.id, view.detected_at, view.services, timeline.for_assembly)
@@ -130,21 +146,28 @@ def draft_status_update(view: IncidentView, events: Sequence[EventLike], *, now:
         still = "1 attached alert still fires" if len(firing) == 1 else f"{len(firing)} attached alerts still fire"
         said.notes.append(f"Status shows monitoring, not resolved: {still}.")
     demoted = said.demoted[-DEMOTED_SHOWN:]
-    correlations = assembled.inferences[:MAX_INFERENCES - len(demoted)]
+    correlations = assembled.inferences[: MAX_INFERENCES - len(demoted)]
     first = assembled.first_signal
     draft = StatusDraft(
-        incident_id=view.id, title=view.title, severity=view.severity,
+        incident_id=view.id,
+        title=view.title,
+        severity=view.severity,
         status="monitoring" if resolved_while_firing else view.status,
         impact=said.impact or f"Not stated yet; {_alert_summary(firing, view.services)}.",
         started_at=min(first.at, view.detected_at) if first else view.detected_at,
         current_finding=said.finding or f"No finding recorded yet; {_alert_summary(firing, view.services)}.",
         mitigation=_mitigation(timeline, said),
-        next_update_at=now + timedelta(minutes=cadence_minutes) if cadence_minutes and view.status != "resolved" else None,
-        facts=facts, facts_omitted=omitted,
+        next_update_at=now + timedelta(minutes=cadence_minutes)
+        if cadence_minutes and view.status != "resolved"
+        else None,
+        facts=facts,
+        facts_omitted=omitted,
         inferences=[*correlations, *demoted],
         inferences_omitted=len(assembled.inferences) - len(correlations) + len(said.demoted) - len(demoted),
         unknowns=_unknowns(timeline, said, resolved_while_firing),
-        firing_alerts=firing, guard_notes=said.notes, drafted_at=now,
+        firing_alerts=firing,
+        guard_notes=said.notes,
+        drafted_at=now,
     )
     return StatusDraft.model_validate(_redacted(draft.model_dump(), redact))
 
@@ -226,7 +249,9 @@ class _Said:
     decided: str | None = None
 
 
-def _said_by_people(human: Sequence[EventLike], people: set[str], services: set[str], root_cause_recorded: bool) -> _Said:
+def _said_by_people(
+    human: Sequence[EventLike], people: set[str], services: set[str], root_cause_recorded: bool
+) -> _Said:
     """The newest notes and decisions through the guards: the newest few become facts; further back, only the
     latest statement of impact, finding and decision is looked for."""
     said = _Said()
@@ -251,24 +276,28 @@ def _said_by_people(human: Sequence[EventLike], people: set[str], services: set[
     return said
 
 
-def _guarded(event: EventLike, people: set[str], services: set[str], root_cause_recorded: bool,
-             said: _Said | None) -> str | None:
+def _guarded(
+    event: EventLike, people: set[str], services: set[str], root_cause_recorded: bool, said: _Said | None
+) -> str | None:
     """The statement as a fact may say it, or None; what the guards did is told to `said` when given."""
     when = event.at.strftime("%H:%M UTC")
     text, named = _blameless(event.summary, people, services)
     if named == "dropped":
         if said is not None:
             said.left_out += 1
-            said.notes.append(f"Left out the {event.kind} of {when}: it names a person as a cause. "
-                              "Say what changed instead.")
+            said.notes.append(
+                f"Left out the {event.kind} of {when}: it names a person as a cause. Say what changed instead."
+            )
         return None
     speculative = SPECULATIVE.search(text) or (not root_cause_recorded and ROOT_CAUSE_CLAIM.search(text))
     if speculative:
         if said is not None:
             said.left_out += 1
             said.demoted.append(Inference(statement=text, confidence="low", refs=[_ref(event)]))
-            said.notes.append(f"Moved the {event.kind} of {when} to the inferences: “{speculative.group(0)}” is not an "
-                              f"observation{'' if SPECULATIVE.search(text) else ' before a decision records the root cause'}.")
+            said.notes.append(
+                f"Moved the {event.kind} of {when} to the inferences: “{speculative.group(0)}” is not an "
+                f"observation{'' if SPECULATIVE.search(text) else ' before a decision records the root cause'}."
+            )
         return None
     if named == "reworded" and said is not None:
         said.notes.append(f"Reworded the {event.kind} of {when} to name the change, not a person, as the cause.")
@@ -292,7 +321,9 @@ def _blameless(text: str, people: set[str], services: set[str]) -> tuple[str, st
     person = _person_pattern(people)
     reworded = _POSSESSIVE.sub(the_thing, text)
     reworded = re.sub(rf"\b(caused|triggered|broken|started)\s+by\s+{person}", r"\1 by a change", reworded, flags=re.I)
-    reworded = re.sub(rf"{person}(?=\s+(?:broke|caused|triggered|messed up|screwed up)\b)", "a change", reworded, flags=re.I)
+    reworded = re.sub(
+        rf"{person}(?=\s+(?:broke|caused|triggered|messed up|screwed up)\b)", "a change", reworded, flags=re.I
+    )
     near = rf"{person}(?:{_SEP}\w+){{0,2}}{_SEP}{_BLAME.pattern}|{_BLAME.pattern}(?:{_SEP}\w+){{0,2}}{_SEP}{person}"
     if re.search(near, reworded, flags=re.I):
         return "", "dropped"
@@ -312,13 +343,22 @@ def _ref(event: EventLike) -> str:
 def _facts(t: _Timeline, said: _Said, people: set[str], services: set[str]) -> tuple[list[Fact], int]:
     """At most MAX_FACTS, in time order: the newest of each kind within its budget and the first alert always,
     then the newest alerts; returns them and how many were left for the timeline."""
-    changes = [_change_fact(e, people, services) for e in t.changes[-FACT_BUDGET["change"]:]]
-    actions = [Fact(at=e.at, kind=e.kind, text=e.summary, ref=_ref(e)) for e in t.actions[-FACT_BUDGET["action"]:]]
+    changes = [_change_fact(e, people, services) for e in t.changes[-FACT_BUDGET["change"] :]]
+    actions = [Fact(at=e.at, kind=e.kind, text=e.summary, ref=_ref(e)) for e in t.actions[-FACT_BUDGET["action"] :]]
     groups = list(t.alert_groups.values())
     room = max(MAX_FACTS - len(said.facts) - len(changes) - len(actions), 1)
-    shown = groups[:1] + groups[1:][-(room - 1):] if room > 1 else groups[:1]
-    alerts = [Fact(at=e.at, kind=e.kind, ref=_ref(e), quote=e.summary, count=n,
-                   text=f"Alert {'fired' if e.kind == 'alert' else 'resolved'}") for e, n in shown]
+    shown = groups[:1] + groups[1:][-(room - 1) :] if room > 1 else groups[:1]
+    alerts = [
+        Fact(
+            at=e.at,
+            kind=e.kind,
+            ref=_ref(e),
+            quote=e.summary,
+            count=n,
+            text=f"Alert {'fired' if e.kind == 'alert' else 'resolved'}",
+        )
+        for e, n in shown
+    ]
     facts = sorted([*alerts, *changes, *actions, *said.facts], key=lambda f: f.at)
     candidates = len(groups) + len(t.changes) + len(t.actions) + len(t.human) - said.left_out
     return facts, candidates - len(facts)

@@ -5,6 +5,7 @@ guarded path to resolution (`set status resolved` runs it too).
 Resolving is audited (an override with its reason and the alerts still firing); subscribe to it with
 `@on_resolved`, as approvals do to cancel their pending requests.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,20 +17,18 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from bot.audit import service as audit
-
-from bot.slack import blocks
-from bot.status import views as status_views
-
-from bot.status import reminders
 from bot.errors import UserError
 from bot.incidents.service import channel_of, require_commander, view_of
-from bot.slack.messages import Ephemeral, Message, Post, RefreshCard, ReplyTo
 from bot.redact.redactor import neutralise
 from bot.runtime.context import Runtime
+from bot.runtime.logs import tag_incident
+from bot.slack import blocks
+from bot.slack.messages import Ephemeral, Message, Post, RefreshCard, ReplyTo
+from bot.status import reminders
+from bot.status import views as status_views
 from bot.status.draft import StatusDraft, draft_status_update, firing_alerts, require_update_owner
 from bot.store.models import Incident, StatusUpdate
 from bot.timeline.record import HUMAN, events_for, record_event
-from bot.runtime.logs import tag_incident
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,8 @@ class Resolution:
     incident_id: str
     actor: str
     at: datetime
-    override: str | None                              # the commander's reason, when alerts still fired
-    firing: list[str] = field(default_factory=list)   # the attached alerts firing at resolution (untrusted names)
+    override: str | None  # the commander's reason, when alerts still fired
+    firing: list[str] = field(default_factory=list)  # the attached alerts firing at resolution (untrusted names)
 
 
 ResolvedHook = Callable[[Runtime, Session, Incident, Resolution], list[Message]]
@@ -56,8 +55,9 @@ class AlertsStillFiring(UserError):
         names = ", ".join(f"`{neutralise(n)[:150]}`" for n in firing[:10])
         super().__init__(
             f"Not resolved: {status_views.alerts_still_firing(firing)}: {names}. "
-            "Resolve them first or, if you are sure, `/incident resolve --override \"<reason>\"` "
-            "(the reason is recorded in the timeline).")
+            'Resolve them first or, if you are sure, `/incident resolve --override "<reason>"` '
+            "(the reason is recorded in the timeline)."
+        )
 
 
 # --- drafting --------------------------------------------------------------------------------------------------
@@ -66,8 +66,13 @@ class AlertsStillFiring(UserError):
 def start_draft(rt: Runtime, session: Session, incident: Incident, reply_to: ReplyTo) -> list[Message]:
     """A new draft, stored and shown only to the person who asked, with Publish and Discard."""
     draft = draft_for(rt, session, incident)
-    stored = StatusUpdate(incident_id=incident.id, sections=draft.model_dump(mode="json"),
-                          evidence_refs=draft.evidence_refs, author=reply_to.user, created_at=draft.drafted_at)
+    stored = StatusUpdate(
+        incident_id=incident.id,
+        sections=draft.model_dump(mode="json"),
+        evidence_refs=draft.evidence_refs,
+        author=reply_to.user,
+        created_at=draft.drafted_at,
+    )
     session.add(stored)
     session.flush()
     text, shown = status_views.status_draft(draft, _id_of(stored), rt.config.steward.status_channel)
@@ -76,9 +81,13 @@ def start_draft(rt: Runtime, session: Session, incident: Incident, reply_to: Rep
 
 def draft_for(rt: Runtime, session: Session, incident: Incident) -> StatusDraft:
     view = view_of(session, incident)
-    return draft_status_update(view, events_for(session, incident.id), now=rt.clock.now(),
-                               cadence_minutes=reminders.cadence_minutes(rt.config, view.severity),
-                               redact=rt.redactor.redact)
+    return draft_status_update(
+        view,
+        events_for(session, incident.id),
+        now=rt.clock.now(),
+        cadence_minutes=reminders.cadence_minutes(rt.config, view.severity),
+        redact=rt.redactor.redact,
+    )
 
 
 # --- publishing and discarding ---------------------------------------------------------------------------------
@@ -114,21 +123,34 @@ def _publish(rt: Runtime, user: str, channel: str, value: str, response_url: str
         require_update_owner(view_of(session, incident), user, "publish status updates")
         draft = StatusDraft.model_validate(stored.sections)
         if draft.status == "resolved" and firing_alerts(events_for(session, incident.id)):
-            raise UserError("This draft says resolved, but attached alerts fire again; nothing was published. "
-                            "Draft again with `/incident status`.")
+            raise UserError(
+                "This draft says resolved, but attached alerts fire again; nothing was published. "
+                "Draft again with `/incident status`."
+            )
         cadence = reminders.cadence_minutes(rt.config, incident.severity)
         next_at = now + timedelta(minutes=cadence) if cadence and incident.status != "resolved" else None
         draft = draft.model_copy(update={"next_update_at": next_at})
         # The publisher becomes the author of record: they chose to say it.
         _claim(session, stored, "published", published_at=now, author=user, sections=draft.model_dump(mode="json"))
-        record_event(session, incident.id, at=now, kind="status_update", actor=user, trust=HUMAN,
-                     summary=f"Status update published: {draft.status}", evidence_ref=f"status_update:{stored.id}",
-                     details={"status_update_id": stored.id, "status": draft.status})
+        record_event(
+            session,
+            incident.id,
+            at=now,
+            kind="status_update",
+            actor=user,
+            trust=HUMAN,
+            summary=f"Status update published: {draft.status}",
+            evidence_ref=f"status_update:{stored.id}",
+            details={"status_update_id": stored.id, "status": draft.status},
+        )
         if next_at:
             reminders.schedule_reminder(session, incident.id, next_at, now)
     posted = _post_update(rt, _id_of(stored), draft, user, now, channel)
-    said = (status_views.status_published_reply(posted, now) if posted
-            else "The update is recorded as published, but Slack refused to post it; try `/incident status` again.")
+    said = (
+        status_views.status_published_reply(posted, now)
+        if posted
+        else "The update is recorded as published, but Slack refused to post it; try `/incident status` again."
+    )
     return [RefreshCard(incident.id), _reply(user, channel, response_url, said, replace=True)]
 
 
@@ -140,8 +162,9 @@ def _post_update(rt: Runtime, update_id: int, draft: StatusDraft, user: str, at:
     if ts:
         posted.append(f"<#{channel}>")
         with rt.db.session() as session:
-            session.exec(update(StatusUpdate).where(col(StatusUpdate.id) == update_id)
-                         .values(slack_channel=channel, slack_ts=ts))
+            session.exec(
+                update(StatusUpdate).where(col(StatusUpdate.id) == update_id).values(slack_channel=channel, slack_ts=ts)
+            )
     status_channel = rt.config.steward.status_channel
     # chat.postMessage takes a channel name, so steward.yml can name the status channel as people know it.
     if status_channel and _post(rt, Post(channel=status_channel, text=text, blocks=shown)):
@@ -168,13 +191,18 @@ def _draft_in(session: Session, value: str, channel: str) -> tuple[StatusUpdate,
 
 def _claim(session: Session, stored: StatusUpdate, state: str, **values: object) -> None:
     """draft → published | discarded as a compare-and-set, so a second click (or a race) changes nothing."""
-    claim = (update(StatusUpdate).where(col(StatusUpdate.id) == stored.id, col(StatusUpdate.state) == "draft")
-             .values(state=state, **values))
+    claim = (
+        update(StatusUpdate)
+        .where(col(StatusUpdate.id) == stored.id, col(StatusUpdate.state) == "draft")
+        .values(state=state, **values)
+    )
     moved = session.exec(claim).rowcount
     if moved != 1:
         session.refresh(stored)
-        raise UserError(f"This draft was already {stored.state}; nothing more was done."
-                        + (" `/incident status` drafts a new one." if stored.state == "discarded" else ""))
+        raise UserError(
+            f"This draft was already {stored.state}; nothing more was done."
+            + (" `/incident status` drafts a new one." if stored.state == "discarded" else "")
+        )
 
 
 def _id_of(stored: StatusUpdate) -> int:
@@ -186,8 +214,9 @@ def _id_of(stored: StatusUpdate) -> int:
 def _reply(user: str, channel: str, response_url: str | None, text: str, replace: bool = False) -> Ephemeral:
     """To the clicker only: replacing the draft with what happened, or (a refusal) a new message beside it."""
     shown = [blocks.section(text)] if replace else blocks.error_blocks(text)[1]
-    return Ephemeral(user=user, channel=channel, text=text, blocks=shown, response_url=response_url,
-                     replace_original=replace)
+    return Ephemeral(
+        user=user, channel=channel, text=text, blocks=shown, response_url=response_url, replace_original=replace
+    )
 
 
 # --- resolving ---------------------------------------------------------------------------------------------------
@@ -196,8 +225,9 @@ def _reply(user: str, channel: str, response_url: str | None, text: str, replace
 def resolve(rt: Runtime, session: Session, incident: Incident, actor: str, override: str | None) -> list[Message]:
     """Resolve (guarded by `resolve_incident`), say so in the channel, and run what resolving ends elsewhere."""
     resolution = resolve_incident(rt, session, incident, actor, override)
-    text, said = status_views.resolved_message(incident.id, resolution.actor, resolution.at, resolution.override,
-                                         resolution.firing)
+    text, said = status_views.resolved_message(
+        incident.id, resolution.actor, resolution.at, resolution.override, resolution.firing
+    )
     messages: list[Message] = [Post(channel=channel_of(incident), text=text, blocks=said), RefreshCard(incident.id)]
     for hook in RESOLVED_HOOKS:
         messages += hook(rt, session, incident, resolution)
@@ -216,11 +246,29 @@ def resolve_incident(rt: Runtime, session: Session, incident: Incident, actor: s
     now = rt.clock.now()
     previous, incident.status, incident.resolved_at = incident.status, "resolved", now
     summary = f"Status {previous} → resolved" + (
-        f" by override while {len(firing)} attached alert(s) fire: {reason}" if reason else "")
-    record_event(session, incident.id, at=now, kind="status_changed", actor=actor, trust=HUMAN, summary=summary,
-                 details={"from": previous, "to": "resolved", "override": reason, "firing": firing})
+        f" by override while {len(firing)} attached alert(s) fire: {reason}" if reason else ""
+    )
+    record_event(
+        session,
+        incident.id,
+        at=now,
+        kind="status_changed",
+        actor=actor,
+        trust=HUMAN,
+        summary=summary,
+        details={"from": previous, "to": "resolved", "override": reason, "firing": firing},
+    )
     reminders.cancel_reminders(session, incident.id)
-    audit.append(session, at=now, actor=actor, action="resolved", target=incident.id, environment=incident.environment,
-                 decision="override" if reason else None, reason=reason, incident_id=incident.id,
-                 details={"firing": firing} if reason else {})
+    audit.append(
+        session,
+        at=now,
+        actor=actor,
+        action="resolved",
+        target=incident.id,
+        environment=incident.environment,
+        decision="override" if reason else None,
+        reason=reason,
+        incident_id=incident.id,
+        details={"firing": firing} if reason else {},
+    )
     return Resolution(incident_id=incident.id, actor=actor, at=now, override=reason, firing=firing if reason else [])

@@ -4,6 +4,7 @@ what a due one says in the channel, and snoozing it. Resolving cancels them.
 A reminder fires once; the next publish, or a snooze, schedules the next. Like publishing, snoozing belongs to
 the people who owe the update: the incident commander and comms.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -11,17 +12,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from bot.status import views as status_views
 from bot.config import Config
 from bot.errors import UserError
 from bot.incidents.service import incident_in_channel, is_severity, view_of
-from bot.slack.messages import Ephemeral, Message, Post
 from bot.runtime.context import Runtime
+from bot.runtime.logs import tag_incident
 from bot.runtime.scheduler import on_timer
+from bot.slack.messages import Ephemeral, Message, Post
+from bot.status import views as status_views
 from bot.status.draft import require_update_owner
 from bot.store.models import Incident, Timer
 from bot.timeline.record import HUMAN, record_event
-from bot.runtime.logs import tag_incident
 
 REMINDER = "update_reminder"
 SNOOZE_MINUTES = (30, 60, 120)
@@ -44,9 +45,11 @@ def schedule_reminder(session: Session, incident_id: str, due_at: datetime, now:
 
 
 def cancel_reminders(session: Session, incident_id: str) -> int:
-    cancel = (update(Timer)
-              .where(col(Timer.kind) == REMINDER, col(Timer.incident_id) == incident_id, col(Timer.state) == "pending")
-              .values(state="cancelled"))
+    cancel = (
+        update(Timer)
+        .where(col(Timer.kind) == REMINDER, col(Timer.incident_id) == incident_id, col(Timer.state) == "pending")
+        .values(state="cancelled")
+    )
     return session.exec(cancel).rowcount
 
 
@@ -66,8 +69,11 @@ def snooze_reminder(rt: Runtime, user: str, channel: str, value: str, response_u
     try:
         minutes, until = _snooze(rt, user, channel, value)
         text, line = status_views.reminder_snoozed(user, minutes, until)
-        messages: list[Message] = [Ephemeral(user=user, channel=channel, text=text, blocks=line,
-                                             response_url=response_url, replace_original=True)]
+        messages: list[Message] = [
+            Ephemeral(
+                user=user, channel=channel, text=text, blocks=line, response_url=response_url, replace_original=True
+            )
+        ]
     except UserError as error:
         messages = [Ephemeral(user=user, channel=channel, text=str(error), response_url=response_url)]
     rt.slack.deliver(messages)
@@ -88,6 +94,14 @@ def _snooze(rt: Runtime, user: str, channel: str, value: str) -> tuple[int, date
         now = rt.clock.now()
         until = now + timedelta(minutes=minutes)
         schedule_reminder(session, incident.id, until, now)
-        record_event(session, incident.id, at=now, kind="reminder_snoozed", actor=user, trust=HUMAN,
-                     summary=f"Update reminder snoozed for {minutes} min", details={"minutes": minutes})
+        record_event(
+            session,
+            incident.id,
+            at=now,
+            kind="reminder_snoozed",
+            actor=user,
+            trust=HUMAN,
+            summary=f"Update reminder snoozed for {minutes} min",
+            details={"minutes": minutes},
+        )
     return minutes, until

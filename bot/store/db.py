@@ -1,4 +1,5 @@
 """The database handle: one engine per process, short sessions, and schema upgrades through Alembic."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

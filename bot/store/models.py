@@ -1,4 +1,5 @@
 """The tables of DESIGN section 3. Rows are plain data; the rules live in the domain modules."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,7 +54,10 @@ class RoleAssignment(SQLModel, table=True):
 
 
 class TimelineEvent(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("incident_id", "dedupe_key"), Index("ix_timeline_incident_at", "incident_id", "at"))
+    __table_args__ = (
+        UniqueConstraint("incident_id", "dedupe_key"),
+        Index("ix_timeline_incident_at", "incident_id", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str = Field(foreign_key="incident.id")

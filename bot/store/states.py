@@ -1,5 +1,6 @@
 """A stored row's states and the one table of moves between them. A move the table does not hold is a bug in
 Steward, never a user's mistake, so it raises IllegalTransition rather than a UserError."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

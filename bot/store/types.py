@@ -1,9 +1,10 @@
 """Column types that keep values the same on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -33,8 +34,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             # Not value.replace(tzinfo=...): that parses keywords, on every row read (bench/README.md, timeline).
-            return datetime.combine(value.date(), value.time(), timezone.utc)
-        return value.astimezone(timezone.utc)
+            return datetime.combine(value.date(), value.time(), UTC)
+        return value.astimezone(UTC)
 
 
 def _sqlite_text(value: datetime | None) -> str | None:
@@ -46,7 +47,7 @@ def utc_instant(value: datetime) -> datetime:
     """The instant a stored time holds, in UTC; a naive time is refused, since it names no instant."""
     if value.tzinfo is None:
         raise ValueError("naive datetime stored; use bot.clock")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class FastJSON(TypeDecorator[Any]):

@@ -1,5 +1,6 @@
 """Saying in Slack what the sources brought, without flooding: alerts within 30 seconds share one message that is
 edited as they come and resolve; each deploy or config change is one line; strays go to the triage channel."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,12 +9,12 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.timeline import views as timeline_views
-from bot.timeline.ingest import Ingested, signals_by_fingerprint
+from bot.runtime.context import Runtime
 from bot.runtime.jobs import job
 from bot.slack.messages import Post
-from bot.runtime.context import Runtime
 from bot.store.models import AlertPost, Change, Signal
+from bot.timeline import views as timeline_views
+from bot.timeline.ingest import Ingested, signals_by_fingerprint
 
 GROUP_WINDOW = timedelta(seconds=30)
 RECENT_POSTS = 50
@@ -38,10 +39,14 @@ def announce(rt: Runtime, result: Ingested) -> None:
 def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: list[str]) -> None:
     now = rt.clock.now()
     with rt.db.session() as session:
-        posts = list(session.execute(
-            select(AlertPost).where(col(AlertPost.channel_id) == channel)
-            .order_by(col(AlertPost.id).desc()).limit(RECENT_POSTS)
-        ).scalars())
+        posts = list(
+            session.execute(
+                select(AlertPost)
+                .where(col(AlertPost.channel_id) == channel)
+                .order_by(col(AlertPost.id).desc())
+                .limit(RECENT_POSTS)
+            ).scalars()
+        )
         touched: dict[int | None, AlertPost] = {}
         joining: list[str] = []
         for fingerprint in dict.fromkeys(fingerprints):
@@ -57,8 +62,9 @@ def announce_alerts(rt: Runtime, channel: str, incident_id: str, fingerprints: l
                 latest.last_at = now
                 touched[latest.id] = latest
             else:
-                touched[None] = AlertPost(channel_id=channel, ts="", incident_id=incident_id, opened_at=now,
-                                          last_at=now, fingerprints=joining)
+                touched[None] = AlertPost(
+                    channel_id=channel, ts="", incident_id=incident_id, opened_at=now, last_at=now, fingerprints=joining
+                )
         signals = signals_by_fingerprint(session, [f for p in touched.values() for f in p.fingerprints])
         for post in touched.values():
             text, message = timeline_views.alert_message([signals[f] for f in post.fingerprints if f in signals])

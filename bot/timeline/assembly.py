@@ -1,5 +1,6 @@
 """The assembled timeline of DESIGN section 4: first signal, the changes before it, symptom clusters, mitigations,
 decisions, and correlations stated as inferences with a confidence and the refs they rest on — never as facts."""
+
 from __future__ import annotations
 
 import re
@@ -76,17 +77,30 @@ class AssembledTimeline(BaseModel):
 
 
 def _ref(event: EventLike, cls: type[EventRef] = EventRef, **extra: Any) -> Any:
-    return cls(id=event.id, at=event.at, kind=event.kind, summary=event.summary, service=event.service,
-               ref=event.evidence_ref, actor=event.actor, trust=event.trust, **extra)
+    return cls(
+        id=event.id,
+        at=event.at,
+        kind=event.kind,
+        summary=event.summary,
+        service=event.service,
+        ref=event.evidence_ref,
+        actor=event.actor,
+        trust=event.trust,
+        **extra,
+    )
 
 
-def assemble(incident_id: str, detected_at: datetime, services: Sequence[str], events: Sequence[EventLike]) -> AssembledTimeline:
+def assemble(
+    incident_id: str, detected_at: datetime, services: Sequence[str], events: Sequence[EventLike]
+) -> AssembledTimeline:
     """Pure: events in time order in, the assembled view out."""
     alerts = [e for e in events if e.kind == "alert"]
     first = alerts[0] if alerts else None
     anchor = first.at if first else detected_at
     changes = [e for e in events if e.kind == "change" and e.at <= anchor]
-    recent = [_ref(c, RecentChange, minutes_before=int((anchor - c.at).total_seconds() // 60)) for c in reversed(changes)]
+    recent = [
+        _ref(c, RecentChange, minutes_before=int((anchor - c.at).total_seconds() // 60)) for c in reversed(changes)
+    ]
     return AssembledTimeline(
         incident_id=incident_id,
         detected_at=detected_at,
@@ -112,11 +126,15 @@ def correlate(recent: Sequence[RecentChange], first: EventRef | None, services: 
         same_service = change.service is not None and change.service == first.service
         close = change.minutes_before <= CLOSE_BEFORE_MINUTES
         confidence: Confidence = "medium" if same_service and close else "low"
-        relation = "same service" if same_service else (
-            f"{change.service} is also in this incident" if change.service in services else "different service")
+        relation = (
+            "same service"
+            if same_service
+            else (f"{change.service} is also in this incident" if change.service in services else "different service")
+        )
         statement = f"{change.summary} {change.minutes_before} min before the first alert; {relation}"
-        inferences.append(Inference(statement=statement, confidence=confidence,
-                                    refs=[r for r in (change.ref, first.ref) if r]))
+        inferences.append(
+            Inference(statement=statement, confidence=confidence, refs=[r for r in (change.ref, first.ref) if r])
+        )
     return inferences
 
 
@@ -138,7 +156,10 @@ def alert_clusters(events: Sequence[EventLike]) -> list[SymptomCluster]:
     for key, event in latest.values():
         counts[key] += 1
         firing[key] += event.kind == "alert"
-    return [SymptomCluster(kind="alert", name=k, count=n, firing=firing[k], first_at=firsts[k]) for k, n in counts.most_common()]
+    return [
+        SymptomCluster(kind="alert", name=k, count=n, firing=firing[k], first_at=firsts[k])
+        for k, n in counts.most_common()
+    ]
 
 
 def error_signatures(events: Sequence[EventLike]) -> list[SymptomCluster]:
@@ -157,15 +178,23 @@ def error_signatures(events: Sequence[EventLike]) -> list[SymptomCluster]:
     for line, count in lines.most_common(MAX_CLUSTER_LINES):
         templates[miner.add_log_message(line)["cluster_id"]] += count
     names = {c.cluster_id: c.get_template() for c in miner.drain.clusters}
-    return [SymptomCluster(kind="error_signature", name=names[i], count=n) for i, n in Counter(templates).most_common(10)]
+    return [
+        SymptomCluster(kind="error_signature", name=names[i], count=n) for i, n in Counter(templates).most_common(10)
+    ]
 
 
 def _error_lines(events: Sequence[EventLike]) -> Counter[str]:
     """The non-blank lines of alert annotations that may hold errors, counted, in the order they first appear (drain3's
     clusters depend on the order it sees lines in)."""
-    values = Counter([value for event in events if event.kind == "alert"
-                      for key, value in event.details.get("annotations", {}).items()
-                      if key not in NOT_ERROR_LINES and isinstance(value, str)])
+    values = Counter(
+        [
+            value
+            for event in events
+            if event.kind == "alert"
+            for key, value in event.details.get("annotations", {}).items()
+            if key not in NOT_ERROR_LINES and isinstance(value, str)
+        ]
+    )
     lines: Counter[str] = Counter()
     for value, count in values.items():
         for line in value.splitlines():

@@ -1,4 +1,5 @@
 """The service catalog of services.yml: which service an alert, a repository, a config path or an Argo CD app belongs to."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ class ServiceCatalog:
                         return [(name, change.environment or environment)]
         if change.kind == "config_change" and change.files:
             touched = [
-                name for name, service in services.items()
+                name
+                for name, service in services.items()
                 if any(f.startswith(p) for f in change.files for p in service.config_paths)
             ]
             if touched:

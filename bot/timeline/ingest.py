@@ -2,6 +2,7 @@
 
 Stored whether or not an incident is open, so a later declaration sees what led up to it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -14,11 +15,11 @@ from sqlmodel import Session, col
 
 from bot.clock import Clock
 from bot.redact.redactor import Redactor, neutralise
-from bot.timeline.catalog import ServiceCatalog
-from bot.timeline.sources import AlertBatch, ChangeIn, SignalIn
 from bot.store.bulk import insert_new
 from bot.store.models import Change, Incident, Signal, table_of
+from bot.timeline.catalog import ServiceCatalog
 from bot.timeline.record import TRUSTED, UNTRUSTED, event_row, insert_events
+from bot.timeline.sources import AlertBatch, ChangeIn, SignalIn
 
 ANNOUNCED_STATES = {None, "success", "failure", "error", "waiting"}
 SIGNAL = table_of(Signal)
@@ -49,18 +50,18 @@ class Ingested:
 
     stored: int = 0
     duplicates: int = 0
-    alerts: dict[str, list[str]] = field(default_factory=dict)          # incident id -> fingerprints
-    changes: dict[str, list[int]] = field(default_factory=dict)         # incident id -> change ids
-    unattached_alerts: list[int] = field(default_factory=list)          # ids of firing signals with no open incident
-    channels: dict[str, str] = field(default_factory=dict)              # incident id -> channel id
+    alerts: dict[str, list[str]] = field(default_factory=dict)  # incident id -> fingerprints
+    changes: dict[str, list[int]] = field(default_factory=dict)  # incident id -> change ids
+    unattached_alerts: list[int] = field(default_factory=list)  # ids of firing signals with no open incident
+    channels: dict[str, str] = field(default_factory=dict)  # incident id -> channel id
 
 
 # Read on every delivery: five columns as plain rows, not whole ORM objects, from a statement built once, run on the
 # session's connection (the ORM's own execute costs more).
 _INCIDENT = table_of(Incident)
-_OPEN_INCIDENTS = select(
-    *_INCIDENT.c["id", "channel_id", "services", "environment", "detected_at"]
-).where(_INCIDENT.c.status != "resolved")
+_OPEN_INCIDENTS = select(*_INCIDENT.c["id", "channel_id", "services", "environment", "detected_at"]).where(
+    _INCIDENT.c.status != "resolved"
+)
 
 
 class OpenIncidents:
@@ -75,7 +76,9 @@ class OpenIncidents:
             for service in incident.services:
                 self.by_service.setdefault(service, []).append(incident)
 
-    def covering(self, service: str | None, environment: str | None, at: datetime, named: str | None) -> list[OpenIncident]:
+    def covering(
+        self, service: str | None, environment: str | None, at: datetime, named: str | None
+    ) -> list[OpenIncident]:
         candidates = self.by_service.get(service, ()) if named is None else self.by_id.get(named, ())
         return [incident for incident in candidates if incident.covers(service, environment, at, named)]
 
@@ -96,19 +99,40 @@ class Ingestor:
 
     def signal_rows(self, signals: Sequence[SignalIn], now: datetime) -> list[dict[str, Any]]:
         # The generator URL is the sender's text too (a PromQL expression, at times a user:password@ host).
-        texts, mappings = self.redactor.redact_flat([*(s.name for s in signals), *(s.url or "" for s in signals)],
-                                                    [*(s.labels for s in signals), *(s.annotations for s in signals)])
+        texts, mappings = self.redactor.redact_flat(
+            [*(s.name for s in signals), *(s.url or "" for s in signals)],
+            [*(s.labels for s in signals), *(s.annotations for s in signals)],
+        )
         count = len(signals)
-        return [self._signal_row(signal, now, name, url or None, labels, annotations)
-                for signal, name, url, labels, annotations in zip(signals, texts, texts[count:], mappings, mappings[count:])]
+        return [
+            self._signal_row(signal, now, name, url or None, labels, annotations)
+            for signal, name, url, labels, annotations in zip(
+                signals, texts, texts[count:], mappings, mappings[count:], strict=True
+            )
+        ]
 
-    def _signal_row(self, signal: SignalIn, now: datetime, name: str, url: str | None, labels: dict[str, str],
-                    annotations: dict[str, str]) -> dict[str, Any]:
+    def _signal_row(
+        self,
+        signal: SignalIn,
+        now: datetime,
+        name: str,
+        url: str | None,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+    ) -> dict[str, Any]:
         return {
-            "source": signal.source, "fingerprint": signal.fingerprint, "name": name, "status": signal.status,
-            "labels": labels, "annotations": annotations, "starts_at": signal.starts_at, "ends_at": signal.ends_at,
-            "url": url, "service": self.catalog.service_of_signal(signal),
-            "environment": self.catalog.environment_of_signal(signal), "dedupe_key": signal.dedupe_key,
+            "source": signal.source,
+            "fingerprint": signal.fingerprint,
+            "name": name,
+            "status": signal.status,
+            "labels": labels,
+            "annotations": annotations,
+            "starts_at": signal.starts_at,
+            "ends_at": signal.ends_at,
+            "url": url,
+            "service": self.catalog.service_of_signal(signal),
+            "environment": self.catalog.environment_of_signal(signal),
+            "dedupe_key": signal.dedupe_key,
             "received_at": now,
         }
 
@@ -116,7 +140,7 @@ class Ingestor:
         rows = self.signal_rows(batch.signals, self.clock.now())
         new = dict(insert_new(session, SIGNAL, rows, SIGNAL.c.dedupe_key, SIGNAL.c.id))
         result = Ingested(stored=len(new), duplicates=len(rows) - len(new))
-        fresh = [(row, s) for row, s in zip(rows, batch.signals) if row["dedupe_key"] in new]
+        fresh = [(row, s) for row, s in zip(rows, batch.signals, strict=True) if row["dedupe_key"] in new]
         if not fresh:
             return result
         incidents = open_incidents(session, self.lookback)
@@ -139,14 +163,27 @@ class Ingestor:
         pairs = self.catalog.services_of_change(change)
         for service, environment in pairs:
             key = change.dedupe_key if len(pairs) == 1 else f"{change.dedupe_key}:{service}"
-            rows.append({
-                "source": change.source, "kind": change.kind, "service": service, "environment": environment,
-                "version": change.version, "previous_version": change.previous_version, "sha": change.sha,
-                "state": change.state, "files": change.files, "summary": self.redactor.redact(change.summary),
-                "actor": change.actor, "at": change.at, "url": change.url,
-                "meta": self.redactor.redact_mapping({**change.metadata, **_hints(change)}),
-                "trust": change.trust, "dedupe_key": key, "received_at": now,
-            })
+            rows.append(
+                {
+                    "source": change.source,
+                    "kind": change.kind,
+                    "service": service,
+                    "environment": environment,
+                    "version": change.version,
+                    "previous_version": change.previous_version,
+                    "sha": change.sha,
+                    "state": change.state,
+                    "files": change.files,
+                    "summary": self.redactor.redact(change.summary),
+                    "actor": change.actor,
+                    "at": change.at,
+                    "url": change.url,
+                    "meta": self.redactor.redact_mapping({**change.metadata, **_hints(change)}),
+                    "trust": change.trust,
+                    "dedupe_key": key,
+                    "received_at": now,
+                }
+            )
         return rows
 
     def ingest_changes(self, session: Session, changes: Sequence[ChangeIn]) -> Ingested:
@@ -180,15 +217,31 @@ def alert_event(incident_id: str, signal: dict[str, Any], at: datetime) -> dict[
     resolved = signal["status"] == "resolved"
     where = f" on {signal['service']}" if signal["service"] else ""
     return event_row(
-        incident_id, at=at, kind="alert_resolved" if resolved else "alert", source=signal["source"], trust=UNTRUSTED,
-        service=signal["service"], summary=f"{signal['name']}{where} {'resolved' if resolved else 'firing'}",
-        details={"fingerprint": signal["fingerprint"], "name": signal["name"], "labels": signal["labels"],
-                 "annotations": signal["annotations"], "status": signal["status"]},
-        evidence_ref=signal["url"] or f"alert:{signal['fingerprint']}", dedupe_key=signal["dedupe_key"],
+        incident_id,
+        at=at,
+        kind="alert_resolved" if resolved else "alert",
+        source=signal["source"],
+        trust=UNTRUSTED,
+        service=signal["service"],
+        summary=f"{signal['name']}{where} {'resolved' if resolved else 'firing'}",
+        details={
+            "fingerprint": signal["fingerprint"],
+            "name": signal["name"],
+            "labels": signal["labels"],
+            "annotations": signal["annotations"],
+            "status": signal["status"],
+        },
+        evidence_ref=signal["url"] or f"alert:{signal['fingerprint']}",
+        dedupe_key=signal["dedupe_key"],
     )
 
 
-CHANGE_WORDS = {"deployment": "Deploy", "deployment_status": "Deploy", "config_change": "Config change", "flag_change": "Flag change"}
+CHANGE_WORDS = {
+    "deployment": "Deploy",
+    "deployment_status": "Deploy",
+    "config_change": "Config change",
+    "flag_change": "Flag change",
+}
 
 
 def change_event(incident_id: str, change: dict[str, Any]) -> dict[str, Any]:
@@ -202,32 +255,56 @@ def change_event(incident_id: str, change: dict[str, Any]) -> dict[str, Any]:
     if change["kind"] == "deployment_status" and change["state"]:
         parts.append(f"— {neutralise(change['state'])}")
     return event_row(
-        incident_id, at=change["at"], kind="change", source=change["source"], trust=TRUSTED, service=change["service"],
+        incident_id,
+        at=change["at"],
+        kind="change",
+        source=change["source"],
+        trust=TRUSTED,
+        service=change["service"],
         summary=" ".join(parts),
-        details={"change_kind": change["kind"], "version": change["version"], "previous_version": change["previous_version"],
-                 "sha": change["sha"], "state": change["state"], "files": change["files"][:50], "actor": change["actor"],
-                 "description": change["summary"], "description_trust": change["trust"], "metadata": change["meta"]},
-        evidence_ref=change["url"] or change["dedupe_key"], dedupe_key=change["dedupe_key"],
+        details={
+            "change_kind": change["kind"],
+            "version": change["version"],
+            "previous_version": change["previous_version"],
+            "sha": change["sha"],
+            "state": change["state"],
+            "files": change["files"][:50],
+            "actor": change["actor"],
+            "description": change["summary"],
+            "description_trust": change["trust"],
+            "metadata": change["meta"],
+        },
+        evidence_ref=change["url"] or change["dedupe_key"],
+        dedupe_key=change["dedupe_key"],
     )
 
 
 def attach_history(session: Session, incident: Incident, lookback: timedelta) -> int:
     """On declaration: the stored signals and changes of its services since `detected_at - lookback`."""
-    target = OpenIncident(incident.id, incident.channel_id, frozenset(incident.services), incident.environment,
-                          incident.detected_at - lookback)
+    target = OpenIncident(
+        incident.id,
+        incident.channel_id,
+        frozenset(incident.services),
+        incident.environment,
+        incident.detected_at - lookback,
+    )
     if not target.services:
         return 0
     events = []
-    signals = session.execute(select(Signal).where(
-        col(Signal.service).in_(target.services),
-        or_(col(Signal.starts_at) >= target.since, col(Signal.ends_at) >= target.since))).scalars()
+    signals = session.execute(
+        select(Signal).where(
+            col(Signal.service).in_(target.services),
+            or_(col(Signal.starts_at) >= target.since, col(Signal.ends_at) >= target.since),
+        )
+    ).scalars()
     for signal in signals:
         row = signal.model_dump()
         at = row["ends_at"] if row["status"] == "resolved" and row["ends_at"] else row["starts_at"]
         if target.covers(row["service"], row["environment"], at, None):
             events.append(alert_event(incident.id, row, at))
-    changes = session.execute(select(Change).where(col(Change.service).in_(target.services),
-                                                   col(Change.at) >= target.since)).scalars()
+    changes = session.execute(
+        select(Change).where(col(Change.service).in_(target.services), col(Change.at) >= target.since)
+    ).scalars()
     for change in changes:
         row = change.model_dump()
         if target.covers(row["service"], row["environment"], row["at"], None):

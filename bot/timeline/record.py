@@ -1,4 +1,5 @@
 """Incident timelines: recording events (deduplicated per incident) and reading them back in order."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,13 @@ TIMELINE_EVENT = table_of(TimelineEvent)
 def content_hash(kind: str, at: datetime, summary: str, details: dict[str, Any], evidence_ref: str | None) -> str:
     """What an evidence packet pins: a changed event must hash differently."""
     body = json_text(
-        {"kind": kind, "at": at.isoformat(timespec="seconds"), "summary": summary, "details": details, "ref": evidence_ref},
+        {
+            "kind": kind,
+            "at": at.isoformat(timespec="seconds"),
+            "summary": summary,
+            "details": details,
+            "ref": evidence_ref,
+        },
         default=str,
         sort_keys=True,
     )
@@ -48,8 +55,16 @@ def event_row(
     a fresh one, since saying the same thing twice is two events."""
     details = details or {}
     return {
-        "incident_id": incident_id, "at": at, "kind": kind, "source": source, "trust": trust, "actor": actor,
-        "service": service, "summary": summary, "details": details, "evidence_ref": evidence_ref,
+        "incident_id": incident_id,
+        "at": at,
+        "kind": kind,
+        "source": source,
+        "trust": trust,
+        "actor": actor,
+        "service": service,
+        "summary": summary,
+        "details": details,
+        "evidence_ref": evidence_ref,
         "content_hash": content_hash(kind, at, summary, details, evidence_ref),
         "dedupe_key": dedupe_key or f"{kind}:{uuid.uuid4()}",
     }
@@ -57,7 +72,7 @@ def event_row(
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Add events; those whose dedupe key is already on their incident's timeline are skipped. Returns new ids."""
-    return [id_ for id_, in insert_new(session, TIMELINE_EVENT, rows, TIMELINE_EVENT.c.id)]
+    return [id_ for (id_,) in insert_new(session, TIMELINE_EVENT, rows, TIMELINE_EVENT.c.id)]
 
 
 def record_event(session: Session, incident_id: str, **fields: Any) -> TimelineEvent | None:
@@ -86,8 +101,9 @@ def events_for(session: Session, incident_id: str) -> list[TimelineRow]:
     columns readers use, and returns named tuples: ORM objects cost more to build than the assembly that reads them,
     and SQLAlchemy rows answer by name far slower (bench/README.md, timeline)."""
     table = TIMELINE_EVENT
-    columns = [type_coerce(table.c.details, FastJSON()) if name == "details" else table.c[name]
-               for name in TimelineRow._fields]
+    columns = [
+        type_coerce(table.c.details, FastJSON()) if name == "details" else table.c[name] for name in TimelineRow._fields
+    ]
     query = select(*columns).where(table.c.incident_id == incident_id).order_by(table.c.at, table.c.id)
     # Built row by row from the result, not from `.all()`: a list of SQLAlchemy rows held beside the named tuples
     # doubles the memory the read touches.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot.redact.redactor import neutralise, quote_untrusted
-from bot.slack.blocks import Block, MAX_BLOCKS, _clip, button, context, hhmm, section
-from bot.store.models import Change, Signal
-from collections.abc import Sequence
 import json
+from collections.abc import Sequence
+
+from bot.redact.redactor import neutralise, quote_untrusted
+from bot.slack.blocks import MAX_BLOCKS, Block, _clip, context, hhmm, section
+from bot.store.models import Change, Signal
 
 ALERT_MARK = {"firing": "🔴", "resolved": "✅"}
 
@@ -17,11 +18,17 @@ def alert_message(signals: Sequence[Signal]) -> tuple[str, list[Block]]:
     Names, labels and annotations come from the monitoring system: untrusted, shown inert.
     """
     firing = sum(1 for s in signals if s.status == "firing")
-    title = f"🔔 {len(signals)} alert{'s' if len(signals) != 1 else ''}" + (f" · {firing} firing" if firing else " · all resolved")
+    title = f"🔔 {len(signals)} alert{'s' if len(signals) != 1 else ''}" + (
+        f" · {firing} firing" if firing else " · all resolved"
+    )
     out: list[Block] = [section(f"*{title}*")]
     shown = signals[: MAX_BLOCKS - 3]
     for signal in shown:
-        when = f"since {hhmm(signal.starts_at)}" if signal.status == "firing" else f"resolved {hhmm(signal.ends_at or signal.starts_at)}"
+        when = (
+            f"since {hhmm(signal.starts_at)}"
+            if signal.status == "firing"
+            else f"resolved {hhmm(signal.ends_at or signal.starts_at)}"
+        )
         labels = ", ".join(f"{k}={v}" for k, v in sorted(signal.labels.items()) if k != "alertname")
         summary = signal.annotations.get("summary") or signal.annotations.get("description") or ""
         line = f"{ALERT_MARK.get(signal.status, '•')} *{neutralise(signal.name)}* {when}\n`{neutralise(labels)}`"
@@ -34,7 +41,12 @@ def alert_message(signals: Sequence[Signal]) -> tuple[str, list[Block]]:
 
 
 def change_message(change: Change) -> tuple[str, list[Block]]:
-    verb = {"deployment": "🚀 Deploy", "deployment_status": "🚀 Deploy", "config_change": "⚙️ Config change", "flag_change": "🚩 Flag change"}[change.kind]
+    verb = {
+        "deployment": "🚀 Deploy",
+        "deployment_status": "🚀 Deploy",
+        "config_change": "⚙️ Config change",
+        "flag_change": "🚩 Flag change",
+    }[change.kind]
     parts = [f"{verb} *{neutralise(change.service or 'unmapped service')}*"]
     if change.version:
         parts.append(f"`{neutralise(change.version)}`")
@@ -57,17 +69,40 @@ def triage_message(signals: Sequence[Signal]) -> tuple[str, list[Block]]:
     out[0] = section(f"*🔔 {len(signals)} alert{'s' if len(signals) != 1 else ''} with no open incident*")
     buttons = []
     for service, signal in {s.service or "": s for s in reversed(signals)}.items():
-        value = json.dumps({"title": signal.annotations.get("summary") or signal.name, "service": service or None,
-                            "severity": severity_of(signal.labels.get("severity"))}, separators=(",", ":"))
+        value = json.dumps(
+            {
+                "title": signal.annotations.get("summary") or signal.name,
+                "service": service or None,
+                "severity": severity_of(signal.labels.get("severity")),
+            },
+            separators=(",", ":"),
+        )
         if len(value) > 2000:
             value = json.dumps({"title": signal.name[:200], "service": service or None, "severity": "SEV3"})
-        buttons.append({"type": "button", "action_id": "triage_declare", "style": "danger", "value": value,
-                        "text": {"type": "plain_text", "text": _clip(f"Declare incident{f' · {service}' if service else ''}", 75)}})
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": "triage_declare",
+                "style": "danger",
+                "value": value,
+                "text": {
+                    "type": "plain_text",
+                    "text": _clip(f"Declare incident{f' · {service}' if service else ''}", 75),
+                },
+            }
+        )
     out.append({"type": "actions", "elements": buttons[:25]})
     return f"Alerts with no open incident: {text}", out
 
 
-SEVERITY_OF_LABEL = {"critical": "SEV2", "page": "SEV2", "error": "SEV3", "high": "SEV2", "warning": "SEV3", "info": "SEV4"}
+SEVERITY_OF_LABEL = {
+    "critical": "SEV2",
+    "page": "SEV2",
+    "error": "SEV3",
+    "high": "SEV2",
+    "warning": "SEV3",
+    "info": "SEV4",
+}
 
 
 def severity_of(label: str | None) -> str:

@@ -4,6 +4,7 @@
 reason for a malformed payload, 503 when the store fails so the sender retries. Nothing is stored from a refused
 request, and a re-delivery changes nothing.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -17,11 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import metrics
+from bot.runtime.context import Runtime
+from bot.store.db import Database
 from bot.timeline.announce import announce
 from bot.timeline.ingest import Ingested, Ingestor
-from bot.runtime.context import Runtime
 from bot.timeline.sources import ChangeIn, MalformedPayload, Ping, alertmanager, argocd, generic, github
-from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ def store_alerts(db: Database, ingestor: Ingestor, body: bytes) -> Ingested:
 
 
 def webhook_routes(rt: Runtime, ingestor: Ingestor) -> list[Route]:
-    def endpoint(source: str, authenticate: Callable[[Request, bytes], bool], store: Store) -> Callable[[Request], Awaitable[Response]]:
+    def endpoint(
+        source: str, authenticate: Callable[[Request, bytes], bool], store: Store
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def receive(request: Request) -> Response:
             body = await request.body()
             if not authenticate(request, body):

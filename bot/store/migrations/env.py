@@ -1,4 +1,5 @@
 """Alembic environment: migrations run against the URL Steward was given, with the SQLModel metadata."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -4,6 +4,7 @@ This module owns what the parsers share: `MalformedPayload`, the one error they 
 HTTP layer answers 400 with its reason), and `Fields`, which reads untrusted JSON key by key
 so that every reason names the bad field.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,9 +77,7 @@ def _read_with_json(body: bytes) -> Any:
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
-        raise MalformedPayload(
-            f"body: not JSON ({error.msg} at line {error.lineno} column {error.colno})"
-        ) from None
+        raise MalformedPayload(f"body: not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
     except RecursionError:
         raise MalformedPayload("body: JSON nested too deeply") from None
     return data
@@ -233,9 +232,7 @@ class Fields:
 
     def _item(self, key: str, index: int, item: Any, kind: type, noun: str) -> Any:
         if not _is_json_type(item, kind):
-            raise MalformedPayload(
-                f"{self.where(key)}[{index}]: expected {noun}, got {_json_type(item)}"
-            )
+            raise MalformedPayload(f"{self.where(key)}[{index}]: expected {noun}, got {_json_type(item)}")
         return item
 
 

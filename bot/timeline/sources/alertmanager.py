@@ -9,6 +9,7 @@ is read again by the field reader, which says which field is wrong, and which al
 is stricter about (one that only `json` reads, a repeated key). Whatever the schema accepts, the field reader accepts
 too and reads the same way; tests/test_sources.py checks both on every fixture.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -42,22 +43,22 @@ _Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 class _Alert(msgspec.Struct):
     status: _Status
     fingerprint: _Text
-    startsAt: _Text  # noqa: N815 — Alertmanager's names
+    startsAt: _Text
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
-    endsAt: str | None = None  # noqa: N815
-    generatorURL: str | None = None  # noqa: N815
+    endsAt: str | None = None
+    generatorURL: str | None = None
 
 
 class _Notification(msgspec.Struct):
     version: Literal["4"]
-    groupKey: _Text  # noqa: N815
+    groupKey: _Text
     receiver: _Text
     status: _Status
     alerts: list[_Alert]
-    groupLabels: dict[str, str] | None = None  # noqa: N815
-    truncatedAlerts: _Count | None = None  # noqa: N815
-    externalURL: str | None = None  # noqa: N815
+    groupLabels: dict[str, str] | None = None
+    truncatedAlerts: _Count | None = None
+    externalURL: str | None = None
 
 
 _DECODER = msgspec.json.Decoder(_Notification)
@@ -90,8 +91,15 @@ def _decoded_signal(alert: _Alert) -> SignalIn:
         ends_at = None
     elif ends_at is None or is_go_zero_time(ends_at):
         raise _LeftToTheReader("a resolved alert needs its end time")
-    return _signal(alert.status, alert.labels or {}, alert.annotations or {}, alert.fingerprint,
-                   parse_rfc3339(alert.startsAt), ends_at, alert.generatorURL or None)
+    return _signal(
+        alert.status,
+        alert.labels or {},
+        alert.annotations or {},
+        alert.fingerprint,
+        parse_rfc3339(alert.startsAt),
+        ends_at,
+        alert.generatorURL or None,
+    )
 
 
 def _read(body: bytes) -> AlertBatch:
@@ -131,8 +139,15 @@ def _read_signal(alert: Fields) -> SignalIn:
     annotations = alert.string_map("annotations")
     fingerprint = alert.text("fingerprint")
     starts_at = alert.time("startsAt")
-    return _signal(status, labels, annotations, fingerprint, starts_at, _ends_at(alert, status),
-                   alert.optional_text("generatorURL"))
+    return _signal(
+        status,
+        labels,
+        annotations,
+        fingerprint,
+        starts_at,
+        _ends_at(alert, status),
+        alert.optional_text("generatorURL"),
+    )
 
 
 def _ends_at(alert: Fields, status: str) -> datetime | None:
@@ -147,8 +162,15 @@ def _ends_at(alert: Fields, status: str) -> datetime | None:
     return ends_at
 
 
-def _signal(status: str, labels: dict[str, str], annotations: dict[str, str], fingerprint: str, starts_at: datetime,
-            ends_at: datetime | None, url: str | None) -> SignalIn:
+def _signal(
+    status: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    fingerprint: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    url: str | None,
+) -> SignalIn:
     return SignalIn(
         source=SOURCE,
         fingerprint=fingerprint,

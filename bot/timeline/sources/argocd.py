@@ -3,6 +3,7 @@ parser reads exactly the JSON of the templates in docs/argocd.md, one per trigge
 
 Go's text/template prints "<no value>" for a missing key, so that string reads as absent.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,7 @@ Fields: id, type, service and at are required; environment, version, previous_ve
 summary, url, files and metadata are optional, and so are two extras: sha (the commit) and
 incident (an incident id such as INC-20261125-01 the change belongs to).
 """
+
 from __future__ import annotations
 
 from bot.timeline.sources import ChangeIn, Fields, explicit_incident_id, read_object
@@ -47,9 +48,7 @@ def parse(body: bytes) -> ChangeIn:
     )
 
 
-def _summary(
-    event: Fields, kind: str, service: str, version: str | None, environment: str | None
-) -> tuple[str, Trust]:
+def _summary(event: Fields, kind: str, service: str, version: str | None, environment: str | None) -> tuple[str, Trust]:
     # The sender's words are data, like a commit message; our own sentence is not.
     text = event.optional_text("summary")
     if text and text.strip():

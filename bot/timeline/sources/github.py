@@ -1,6 +1,7 @@
 """GitHub webhook deliveries (deployment, deployment_status, push, ping) read into Changes,
 and the X-Hub-Signature-256 check the HTTP layer runs on the raw body before parsing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,9 +80,7 @@ def _deployment(payload: Fields) -> list[ChangeIn]:
     deployment_id = deployment.integer("id")
     ref = deployment.text("ref")
     environment = deployment.text("environment")
-    summary, trust = _summary(
-        deployment.optional_text("description"), f"Deploy {ref} to {environment}"
-    )
+    summary, trust = _summary(deployment.optional_text("description"), f"Deploy {ref} to {environment}")
     change = ChangeIn(
         source=SOURCE,
         kind="deployment",
@@ -111,9 +110,7 @@ def _deployment_status(payload: Fields) -> list[ChangeIn]:
     state = status.choice("state", DEPLOYMENT_STATES)
     ref = deployment.text("ref")
     environment = status.optional_text("environment") or deployment.text("environment")
-    summary, trust = _summary(
-        status.optional_text("description"), f"Deployment of {ref} to {environment}: {state}"
-    )
+    summary, trust = _summary(status.optional_text("description"), f"Deployment of {ref} to {environment}: {state}")
     metadata = _deployment_metadata(deployment, custom) | {
         "deployment_status_id": status.integer("id"),
         "environment_url": status.optional_text("environment_url"),
@@ -131,9 +128,7 @@ def _deployment_status(payload: Fields) -> list[ChangeIn]:
         actor=_login(status, "creator"),
         at=status.time("created_at"),
         # The run's log says what happened; the API URL is the fallback evidence ref.
-        url=status.optional_text("log_url")
-        or status.optional_text("target_url")
-        or status.optional_text("url"),
+        url=status.optional_text("log_url") or status.optional_text("target_url") or status.optional_text("url"),
         metadata=metadata,
         dedupe_key=f"github:deployment_status:{deployment_id}:{state}",
         incident_id=explicit_incident_id(custom.raw("incident")),

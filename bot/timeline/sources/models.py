@@ -1,10 +1,11 @@
 """What every source normalises into: Signals (alerts) and Changes (deploys, deploy statuses,
 config and flag changes), each carrying the natural key that makes re-deliveries harmless.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,7 +21,7 @@ DEPLOYMENT_STATES = frozenset(
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 # Naive datetimes are refused rather than guessed: a source that forgets its offset is a bug.

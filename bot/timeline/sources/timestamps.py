@@ -3,10 +3,11 @@
 Senders disagree on precision (Prometheus sends milliseconds, Alertmanager's own API
 nanoseconds, GitHub whole seconds), and Python 3.11 reads at most six fractional digits.
 """
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 # RFC 3339 section 5.6; its ABNF is case-insensitive, so "t" and "z" are valid too.
@@ -16,7 +17,7 @@ _RFC3339 = re.compile(
 )
 
 # Go's zero time.Time: Alertmanager's endsAt for an alert that is still firing.
-GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 
 # Most times in a delivery were read before: every firing alert ends at Go's zero time, and Alertmanager re-sends a
@@ -31,7 +32,7 @@ def parse_rfc3339(text: str) -> datetime:
     # key). It does not read a lower-case "t" or "z".
     try:
         moment = datetime.fromisoformat(text.upper())
-        return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except (ValueError, OverflowError) as error:
         raise ValueError(f"not an RFC 3339 time: {text!r}") from error
 
@@ -39,7 +40,7 @@ def parse_rfc3339(text: str) -> datetime:
 def from_unix_seconds(seconds: int) -> datetime:
     """A UNIX timestamp in UTC; ValueError when it is out of range."""
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     except (ValueError, OverflowError, OSError) as error:
         raise ValueError(f"not a UNIX time: {seconds!r}") from error
 
