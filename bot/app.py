@@ -73,7 +73,7 @@ def build(settings: Settings, config: Config, door: Door, clock: Clock | None = 
 
 def freeze_startup_heap() -> None:
     """For a server, once built: what start-up made lives as long as the process. Frozen, the collector stops
-    rescanning it on each full collection, which took 150 ms with a built app's heap, while every ack waited."""
+    rescanning it on each full collection, while every ack waited (bench/README.md)."""
     gc.collect()
     gc.freeze()
 

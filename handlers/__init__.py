@@ -1,1 +1,4 @@
-"""Thin Slack listeners: parse, ack, hand work to bot/, render with bot.slack.blocks."""
+"""Thin Slack listeners: the door (signature check, store the request as a job, ack) and the Bolt listeners that
+parse a payload, call bot/ and return. No domain logic here.
+
+May import bot; bot never imports handlers (bot.cli, the console entry point, excepted)."""

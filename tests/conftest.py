@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import freezegun
 import psycopg
 import pytest
 
@@ -16,9 +17,12 @@ from bot.clock import ManualClock
 from bot.sandbox.local import start_local
 from bot.store.db import Database
 from handlers.door import DOOR
-from tests.workspace import Workspace
+from tests.support.paths import ROOT
+from tests.support.workspace import Workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+# Frozen time is the code's under test, not pytest's own: its durations report would read the frozen clock.
+freezegun.configure(extend_ignore_list=["_pytest"])
+
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

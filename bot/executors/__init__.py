@@ -1,5 +1,7 @@
 """The executors: the only code that changes something outside Steward, called only by the
-approval gateway. Feature-flag and rollback executors are registered here by provider name."""
+approval gateway. Feature-flag and rollback executors are registered here by provider name.
+
+May import: clock. Imported only by bot.approvals.gateway and bot.approvals.actions (an import-linter contract)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,4 @@
-"""Storage: SQLModel tables, the database handle and Alembic migrations."""
+"""Storage: SQLModel tables, column types, bulk inserts, state transition tables, the database handle and Alembic
+migrations.
+
+May import: clock. Everything else may import it."""

@@ -107,7 +107,7 @@ class Ingestor:
         return [
             self._signal_row(signal, now, name, url or None, labels, annotations)
             for signal, name, url, labels, annotations in zip(
-                signals, texts, texts[count:], mappings, mappings[count:], strict=True
+                signals, texts[:count], texts[count:], mappings[:count], mappings[count:], strict=True
             )
         ]
 
