@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, DateTime
-from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
@@ -22,13 +21,6 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
         return None if value is None else utc_instant(value)
 
-    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
-        # On SQLite the instant is stored as text; DATETIME's own processor formats it through a dict of its fields,
-        # which was most of the cost of a bulk insert (bench/README.md, ingest). Same text, written directly.
-        if dialect.name == "sqlite":
-            return _sqlite_text
-        return super().bind_processor(dialect)
-
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
             return None
@@ -36,11 +28,6 @@ class UTCDateTime(TypeDecorator[datetime]):
             # Not value.replace(tzinfo=...): that parses keywords, on every row read (bench/README.md, timeline).
             return datetime.combine(value.date(), value.time(), UTC)
         return value.astimezone(UTC)
-
-
-def _sqlite_text(value: datetime | None) -> str | None:
-    """The text SQLite's DATETIME writes for the instant ("2026-11-25 08:04:05.123456")."""
-    return None if value is None else utc_instant(value).isoformat(" ", "microseconds")[:26]
 
 
 def utc_instant(value: datetime) -> datetime:

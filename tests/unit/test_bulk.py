@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert, select, text
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.bulk import insert_new
 from bot.store.db import Database
 from bot.store.models import Signal
-from bot.store.types import UTCDateTime, json_text
+from bot.store.types import json_text
 
 SIGNAL = Signal.__table__
 WHEN = datetime(2026, 11, 25, 10, 4, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
@@ -112,21 +111,3 @@ def test_json_text_refuses_times_as_json_does() -> None:
     with pytest.raises(TypeError):
         json_text({"at": WHEN})
     assert json_text({"at": WHEN}, default=str) == json.dumps({"at": str(WHEN)}, separators=(",", ":"))
-
-
-@pytest.mark.parametrize(
-    "when",
-    [
-        WHEN,
-        WHEN.replace(microsecond=0),
-        datetime(1, 1, 1, tzinfo=UTC),
-        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    ],
-)
-def test_sqlite_times_are_the_text_sqlalchemys_datetime_writes(when: datetime) -> None:
-    # UTCDateTime writes SQLite's text itself; rows written before it, and SQL comparing times, expect DATETIME's.
-    dialect = sqlite.dialect()
-    ours = UTCDateTime().bind_processor(dialect)
-    sqlalchemys = sqlite.DATETIME().bind_processor(dialect)
-    assert ours is not None and sqlalchemys is not None
-    assert ours(when) == sqlalchemys(when.astimezone(UTC))
