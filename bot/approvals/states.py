@@ -1,5 +1,5 @@
 """The states of an approval request and of an execution, and the one table of moves for each. The stored
-values are these strings (StrEnum), as before they were types."""
+values are these strings (StrEnum), so rows stored before the enums read the same."""
 
 from __future__ import annotations
 
