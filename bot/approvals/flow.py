@@ -23,7 +23,6 @@ from bot.approvals.requests import (
     create_request,
     evidence_refs,
     guard_write,
-    incident_of,
     move,
     parse_value,
     pending_for,
@@ -217,7 +216,7 @@ def deny(rt: Runtime, user: str, channel: str, value: str, response_url: str | N
             if request is None or not valid_token(rt.settings.steward_secret, request, given):
                 raise Refusal("This button is not valid; nothing was done.")
             tag_incident(request.incident_id)
-            roles = view_of(session, incident_of(session, request)).roles
+            roles = view_of(session, session.get_one(Incident, request.incident_id)).roles
             if user != request.requested_by and not any(user in roles.get(r, []) for r in request.required_roles):
                 raise Refusal("Only an approver of this request, or whoever requested it, can deny it.")
             if not transition(

@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 
 from bot.approvals.actions import ACTIONS, Outcome
 from bot.approvals.evidence import short_hash
-from bot.approvals.requests import about, request_by_id, sentence, transition
+from bot.approvals.requests import about, sentence, transition
 from bot.approvals.states import EXECUTION_MOVES, EXECUTION_OUTCOME, ExecutionOutcome, RequestState
 from bot.audit import service as audit
 from bot.errors import UserError
@@ -50,7 +50,7 @@ def telemetry(rt: Runtime, service: str, at: datetime) -> dict[str, Any] | None:
 def execute(rt: Runtime, request_id: str, approver: str) -> list[Message]:
     """Run an approved (executing) request once. Returns what to say; never raises for an executor failure."""
     with rt.db.session() as session:
-        request = request_by_id(session, request_id)
+        request = session.get_one(ApprovalRequest, request_id)
         tag_incident(request.incident_id)
         action = ACTIONS[request.action]
         params = {**request.params, "environment": request.environment}
@@ -147,7 +147,7 @@ def _record(
 ) -> list[Message]:
     now = rt.clock.now()
     with rt.db.session() as session:
-        request = request_by_id(session, request_id)
+        request = session.get_one(ApprovalRequest, request_id)
         result = {
             "outcome": outcome.state,
             "detail": outcome.detail,
@@ -257,7 +257,7 @@ def reconcile(rt: Runtime) -> list[Message]:
     messages: list[Message] = []
     for request_id in stuck:
         with rt.db.session() as session:
-            request = request_by_id(session, request_id)
+            request = session.get_one(ApprovalRequest, request_id)
             params = {**request.params, "environment": request.environment}
             try:
                 holds, readback = ACTIONS[request.action].holds(rt, params)

@@ -6,16 +6,16 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from bot.approvals import views as approval_views
-from bot.approvals.requests import button_value, channel_of, request_by_id, sentence
+from bot.approvals.requests import button_value, channel_of, sentence
 from bot.approvals.states import RequestState
 from bot.slack.messages import Drawn, RefreshApproval
 from bot.store.db import Database
-from bot.store.models import TimelineEvent
+from bot.store.models import ApprovalRequest, TimelineEvent
 
 
 def draw_approval(db: Database, secret: str, message: RefreshApproval) -> Drawn:
     with db.session() as session:
-        request = request_by_id(session, message.request_id)
+        request = session.get_one(ApprovalRequest, message.request_id)
         value = button_value(secret, request) if request.state == RequestState.PENDING else None
         ids = [int(ref["id"]) for ref in request.packet.get("event_refs", [])]
         evidence = (
@@ -40,4 +40,4 @@ def draw_approval(db: Database, secret: str, message: RefreshApproval) -> Drawn:
 
 def _remember(db: Database, request_id: str, ts: str) -> None:
     with db.session() as session:
-        request_by_id(session, request_id).slack_ts = ts
+        session.get_one(ApprovalRequest, request_id).slack_ts = ts

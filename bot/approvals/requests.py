@@ -194,21 +194,6 @@ def parse_value(value: str) -> tuple[str, str]:
     return request_id, given
 
 
-def request_by_id(session: Session, request_id: str) -> ApprovalRequest:
-    """The stored request; one that is missing was never made by Steward here, which is a bug in the caller."""
-    request = session.get(ApprovalRequest, request_id)
-    if request is None:
-        raise LookupError(f"no approval request {request_id!r}")
-    return request
-
-
-def incident_of(session: Session, request: ApprovalRequest) -> Incident:
-    incident = session.get(Incident, request.incident_id)
-    if incident is None:
-        raise LookupError(f"approval request {request.id} names incident {request.incident_id}, which does not exist")
-    return incident
-
-
 def channel_of(request: ApprovalRequest) -> str:
     """The channel the request was made in; every request is made by a command in its incident's channel."""
     if request.slack_channel is None:
@@ -229,7 +214,7 @@ def check_approval(
             f"This request expired at {request.expires_at.strftime('%H:%M UTC')}; request it again.",
             state=RequestState.EXPIRED,
         )
-    roles = view_of(session, incident_of(session, request)).roles
+    roles = view_of(session, session.get_one(Incident, request.incident_id)).roles
     if clicker == request.requested_by:
         raise Refusal("You requested this action, so someone else must approve it.")
     if clicker_is_agent:

@@ -60,7 +60,7 @@ def open_incident(
     incidents.attach_channel(rt.db, incident.id, channel_id, name)
     rt.slack.invite(channel_id, user)
     with rt.db.session() as session:
-        stored = incidents.get_incident(session, incident.id)
+        stored = session.get_one(Incident, incident.id)
         attached = attach_history(session, stored, rt.lookback)
         view = view_of(session, stored)
     messages: list[Message] = [RefreshCard(incident.id)]

@@ -132,15 +132,6 @@ def declare_incident(
     raise RuntimeError(f"could not allocate an incident id for {day}")
 
 
-def get_incident(session: Session, incident_id: str) -> Incident:
-    """The incident with this id. Only a declaration whose channel failed is deleted (`forget_incident`), before
-    anyone holds its id, so a missing one is a bug."""
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise LookupError(f"no incident {incident_id}")
-    return incident
-
-
 def channel_of(incident: Incident | IncidentView) -> str:
     """The incident's channel. A declaration whose channel cannot be created is undone, so every incident the other
     flows see has one."""
@@ -151,7 +142,7 @@ def channel_of(incident: Incident | IncidentView) -> str:
 
 def attach_channel(db: Database, incident_id: str, channel_id: str, channel_name: str) -> None:
     with db.session() as session:
-        incident = get_incident(session, incident_id)
+        incident = session.get_one(Incident, incident_id)
         incident.channel_id = channel_id
         incident.channel_name = channel_name
 
@@ -170,7 +161,7 @@ def forget_incident(db: Database, incident_id: str) -> None:
 
 def set_card(db: Database, incident_id: str, card_ts: str) -> None:
     with db.session() as session:
-        get_incident(session, incident_id).card_ts = card_ts
+        session.get_one(Incident, incident_id).card_ts = card_ts
 
 
 def incident_in_channel(session: Session, channel_id: str) -> Incident | None:

@@ -7,16 +7,16 @@ from functools import partial
 from sqlmodel import col, select
 
 from bot.incidents import views as incident_views
-from bot.incidents.service import channel_of, get_incident, set_card, view_of
+from bot.incidents.service import channel_of, set_card, view_of
 from bot.slack.messages import Drawn, RefreshCard
 from bot.status import views as status_views
 from bot.store.db import Database
-from bot.store.models import StatusUpdate
+from bot.store.models import Incident, StatusUpdate
 
 
 def draw_card(db: Database, message: RefreshCard) -> Drawn:
     with db.session() as session:
-        view = view_of(session, get_incident(session, message.incident_id))
+        view = view_of(session, session.get_one(Incident, message.incident_id))
         latest = session.exec(
             select(StatusUpdate)
             .where(StatusUpdate.incident_id == message.incident_id, StatusUpdate.state == "published")
